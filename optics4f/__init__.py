@@ -1,0 +1,36 @@
+"""optics4f: physical-optics simulation of 4f optical convolutional networks.
+
+Units are SI (m, rad); fields are complex arrays with spatial axes last,
+(..., ny, nx), on NumPy or CuPy (the backend follows the input array).
+``import optics4f`` never imports torch; the torch bridge lives in
+``optics4f.torch`` (imported on demand).
+"""
+from ._version import __version__
+from .backend import as_field, get_xp, has_cupy, is_cupy, to_numpy
+from .fft import get_fft_engine, set_fft_engine
+from .fourf import FourF, FullWave4f, fourf
+from .grid import Grid
+from .kernels import embed_kernel, kernel_to_mask, mask_to_kernel
+from .lens import FourierLens, ThinLens, centered_dft, centered_idft, thin_lens_phase
+from .operator import LinearOperator
+from .padding import crop_center, pad_center
+from .propagation import AngularSpectrum, FresnelTF, propagate_asm, propagate_fresnel
+from .pupil import circular_pupil, rectangular_pupil
+from .sampling import AliasingError, SamplingWarning
+from .zernike import ansi_to_nm, nm_to_ansi, zernike, zernike_opd, zernike_phase
+
+__all__ = [
+    "__version__",
+    "as_field", "get_xp", "has_cupy", "is_cupy", "to_numpy",
+    "get_fft_engine", "set_fft_engine",
+    "FourF", "FullWave4f", "fourf",
+    "Grid",
+    "embed_kernel", "kernel_to_mask", "mask_to_kernel",
+    "FourierLens", "ThinLens", "centered_dft", "centered_idft", "thin_lens_phase",
+    "LinearOperator",
+    "crop_center", "pad_center",
+    "AngularSpectrum", "FresnelTF", "propagate_asm", "propagate_fresnel",
+    "circular_pupil", "rectangular_pupil",
+    "AliasingError", "SamplingWarning",
+    "ansi_to_nm", "nm_to_ansi", "zernike", "zernike_opd", "zernike_phase",
+]

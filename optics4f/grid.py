@@ -1,0 +1,107 @@
+"""Sampling grid: coordinates and spatial frequencies of a field (SI metres).
+
+Convention (DESIGN.md): x_i = (i - N//2) * dx, so the optical axis sits on
+pixel N//2; frequencies come from ``fftfreq`` (unshifted order) or its
+``fftshift`` (centred order, the order of a Fourier-plane image).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Grid", "as_pitch"]
+
+
+def as_pitch(pitch, name: str = "pitch") -> tuple:
+    """(dy, dx) in metres from a scalar or a pair; refuse non-positive values."""
+    p = np.broadcast_to(np.asarray(pitch, dtype=np.float64), (2,))
+    if not np.all(np.isfinite(p)) or np.any(p <= 0):
+        raise ValueError(f"{name} must be positive and finite (metres), got {pitch!r}")
+    return float(p[0]), float(p[1])
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A sampled plane of ``shape = (ny, nx)`` pixels at ``pitch = (dy, dx)`` metres."""
+
+    shape: tuple
+    pitch: tuple
+
+    def __init__(self, shape, pitch):
+        shape = tuple(int(s) for s in np.broadcast_to(np.asarray(shape), (2,)))
+        if min(shape) < 1:
+            raise ValueError(f"shape must be positive, got {shape}")
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "pitch", as_pitch(pitch))
+
+    @property
+    def ny(self) -> int:
+        return self.shape[0]
+
+    @property
+    def nx(self) -> int:
+        return self.shape[1]
+
+    @property
+    def dy(self) -> float:
+        return self.pitch[0]
+
+    @property
+    def dx(self) -> float:
+        return self.pitch[1]
+
+    @property
+    def size(self) -> tuple:
+        """Physical extent (Ly, Lx) = N * pitch, metres."""
+        return self.ny * self.dy, self.nx * self.dx
+
+    def x(self) -> np.ndarray:
+        """x coordinates (nx,), metres, zero at index nx//2."""
+        return (np.arange(self.nx) - self.nx // 2) * self.dx
+
+    def y(self) -> np.ndarray:
+        """y coordinates (ny,), metres, zero at index ny//2."""
+        return (np.arange(self.ny) - self.ny // 2) * self.dy
+
+    def mesh(self):
+        """(Y, X) coordinate arrays of shape (ny, nx), metres, float64."""
+        return np.meshgrid(self.y(), self.x(), indexing="ij")
+
+    def r2(self) -> np.ndarray:
+        """Squared radius x^2 + y^2 (ny, nx), m^2, float64."""
+        return self.y()[:, None] ** 2 + self.x()[None, :] ** 2
+
+    def freqs(self, centered: bool = False):
+        """(fy, fx) spatial frequencies, cycles/m; ``fftfreq`` order unless ``centered``."""
+        fy = np.fft.fftfreq(self.ny, self.dy)
+        fx = np.fft.fftfreq(self.nx, self.dx)
+        if centered:
+            fy, fx = np.fft.fftshift(fy), np.fft.fftshift(fx)
+        return fy, fx
+
+    def fourier_pitch(self, wavelength: float, focal_length: float) -> tuple:
+        """Pitch (dv, du) in the back focal plane of a lens: lambda f / (N d), metres."""
+        return (wavelength * focal_length / (self.ny * self.dy),
+                wavelength * focal_length / (self.nx * self.dx))
+
+    def fourier_grid(self, wavelength: float, focal_length: float) -> "Grid":
+        """Grid of the back focal plane of a lens of ``focal_length`` (m)."""
+        return Grid(self.shape, self.fourier_pitch(wavelength, focal_length))
+
+    def padded(self, factor: float) -> "Grid":
+        """Same pitch, shape multiplied by ``factor`` and rounded up to even."""
+        return Grid(tuple(padded_size(n, factor) for n in self.shape), self.pitch)
+
+    def extent(self):
+        """(left, right, bottom, top) in metres for ``matplotlib.imshow(origin='lower')``."""
+        x, y = self.x(), self.y()
+        return (x[0] - self.dx / 2, x[-1] + self.dx / 2, y[0] - self.dy / 2, y[-1] + self.dy / 2)
+
+
+def padded_size(n: int, factor: float) -> int:
+    """Padded length: ceil(n * factor), bumped by one so that (padded - n) is even."""
+    if not factor >= 1:
+        raise ValueError(f"pad factor must be >= 1, got {factor}")
+    m = max(n, int(np.ceil(n * factor - 1e-9)))
+    return m + (m - n) % 2

@@ -1,0 +1,131 @@
+"""Shared machinery of transfer-function propagators: padding, caching, the hot loop."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from ..backend import DEFAULT_COMPLEX, get_xp, is_cupy
+from ..fft import get_plan
+from ..grid import Grid, padded_size
+from ..operator import LinearOperator
+from ..padding import center_offsets
+
+_CACHE: "OrderedDict" = OrderedDict()
+_CACHE_SIZE = 16
+
+
+def band_limit_frequencies(grid: Grid, wavelength: float, z: float) -> tuple:
+    """Matsushima & Shimobaba (2009) limits (fy_lim, fx_lim), cycles/m, for a padded ``grid``.
+
+    Beyond them the transfer-function chirp is sampled more coarsely than its
+    local period and the result would alias (wrap around the window).
+    """
+    lims = []
+    for n, d in zip(grid.shape, grid.pitch):
+        df = 1.0 / (n * d)
+        lims.append(1.0 / (wavelength * np.sqrt((2.0 * df * z) ** 2 + 1.0)))
+    return tuple(lims)
+
+
+def cached_transfer(key, build, dtype, like):
+    """Transfer function from the cache (built in float64, cast once to ``dtype``)."""
+    dev = int(like.device.id) if is_cupy(like) else -1
+    full_key = key + (np.dtype(dtype).str, dev)
+    h = _CACHE.get(full_key)
+    if h is None:
+        h64 = build()  # complex128 NumPy array
+        xp = get_xp(like)
+        h = xp.asarray(h64.astype(dtype))
+        _CACHE[full_key] = h
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(full_key)
+    return h
+
+
+def fill_padded(buf, u):
+    """Write ``u`` centred into ``buf`` and zero only the border around it."""
+    ny, nx = u.shape[-2:]
+    my, mx = buf.shape[-2:]
+    oy, ox = center_offsets((ny, nx), (my, mx))
+    if (my, mx) != (ny, nx):
+        buf[..., :oy, :] = 0
+        buf[..., oy + ny:, :] = 0
+        buf[..., oy:oy + ny, :ox] = 0
+        buf[..., oy:oy + ny, ox + nx:] = 0
+    buf[..., oy:oy + ny, ox:ox + nx] = u
+    return buf
+
+
+class TransferPropagator(LinearOperator):
+    """u -> crop(IFFT(H * FFT(pad(u)))) with a cached transfer function H.
+
+    Subclasses define :meth:`_build` (the complex128 transfer function on the
+    padded grid, unshifted order). The adjoint uses conj(H), which for
+    lossless propagation equals propagation by -z.
+    """
+
+    kind = "transfer"
+
+    def __init__(self, shape, pitch, wavelength, z, pad=2.0, band_limit=True, dtype=DEFAULT_COMPLEX,
+                 strict=False):
+        self.in_grid = self.out_grid = Grid(shape, pitch)
+        if not (np.isfinite(wavelength) and wavelength > 0):
+            raise ValueError(f"wavelength must be positive (metres), got {wavelength!r}")
+        if not np.isfinite(z):
+            raise ValueError(f"z must be finite (metres), got {z!r}")
+        self.wavelength = float(wavelength)
+        self.z = float(z)
+        self.pad = float(pad)
+        self.band_limit = bool(band_limit)
+        self.dtype = np.dtype(dtype)
+        self.strict = strict
+        self.padded_grid = Grid(tuple(padded_size(n, pad) for n in self.in_grid.shape), self.in_grid.pitch)
+        self._check_sampling()
+
+    # -- to be provided by subclasses -------------------------------------------------------
+    def _build(self) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_sampling(self):
+        pass
+
+    # ----------------------------------------------------------------------------------------
+    def _key(self):
+        g = self.padded_grid
+        return (self.kind, g.shape, g.pitch, self.wavelength, self.z, self.band_limit)
+
+    def transfer_function(self) -> np.ndarray:
+        """Transfer function H on the padded grid (complex128 NumPy, unshifted ``fftfreq`` order)."""
+        return self._build()
+
+    def _hot_transfer(self, like, conj: bool):
+        # H / (My*Mx) (folds the inverse FFT's normalisation), or its conjugate for the adjoint.
+        m = self.padded_grid.shape[0] * self.padded_grid.shape[1]
+
+        def build():
+            h = self._build() / m
+            return np.conj(h) if conj else h
+
+        return cached_transfer(self._key() + (conj,), build, self.dtype, like)
+
+    def _run(self, u, conj: bool):
+        h = self._hot_transfer(u, conj)
+        plan = get_plan(u.shape[:-2] + self.padded_grid.shape, self.dtype, like=u)
+        buf = fill_padded(plan.buffer, u)
+        buf = plan.forward(buf)
+        buf *= h
+        buf = plan.backward(buf)
+        oy, ox = center_offsets(self.in_grid.shape, self.padded_grid.shape)
+        ny, nx = self.in_grid.shape
+        return buf[..., oy:oy + ny, ox:ox + nx].copy()
+
+    def apply(self, u):
+        """Propagate ``u`` (..., ny, nx) by ``z``; returns a new array on the same grid."""
+        return self._run(self._check_input(u, self.in_grid, "u"), conj=False)
+
+    def adjoint(self, v):
+        """Adjoint of :meth:`apply` (equals propagation by -z for a lossless transfer)."""
+        return self._run(self._check_input(v, self.out_grid, "v"), conj=True)
