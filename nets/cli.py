@@ -43,6 +43,54 @@ def _demo(p: argparse.ArgumentParser):
     return run
 
 
+@command("train", "train a teacher, a KD student, a linear baseline or a hardware student")
+def _train(p: argparse.ArgumentParser):
+    import json
+
+    p.add_argument("role", choices=["teacher", "student", "baseline", "hardware"],
+                   help="teacher: nonlinear CNN/U-Net; student: SCLC linear student by KD (needs --teacher); "
+                        "baseline: the student without KD; hardware: the student through the hardware 4f layer")
+    p.add_argument("--task", choices=["classify", "segment"], default="classify", help="default: classify")
+    p.add_argument("--dataset", default="digits", help="dataset name or folder (nets.data; default: digits)")
+    p.add_argument("--teacher", default=None, metavar="PATH", help="trained teacher checkpoint (model.pt) for KD")
+    p.add_argument("--epochs", type=int, default=10, help="default 10")
+    p.add_argument("--batch-size", type=int, default=64, help="per process (default 64)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--T", type=float, default=10.0, help="KD temperature (default 10)")
+    p.add_argument("--alpha", type=float, default=0.5, help="KD weight; 0 = cross-entropy only (default 0.5)")
+    p.add_argument("--seed", type=int, default=0, help="default 0")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default auto)")
+    p.add_argument("--out", default="runs/train", help="output folder (default runs/train)")
+    p.add_argument("--image-size", type=int, default=None, help="resize images to this many pixels per side")
+    p.add_argument("--pad", type=int, default=None, help="then centre them on a dark canvas this many pixels wide")
+    p.add_argument("--train-limit", type=int, default=None, help="use this many training images")
+    p.add_argument("--eval-limit", type=int, default=None, help="use this many evaluation images")
+    p.add_argument("--eval-split", default="test", help="evaluation split (default test)")
+    p.add_argument("--max-steps", type=int, default=None, help="batches per epoch at most")
+    p.add_argument("--model", default="{}", metavar="JSON",
+                   help='model config overrides, e.g. \'{"channels": [8], "pool": 2, "binning": 2}\'')
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    def run(args):
+        from nets.train import train
+
+        try:
+            model = json.loads(args.model)
+        except json.JSONDecodeError as e:
+            raise SystemExit(f"--model must be a JSON object: {e}")
+        res = train(dict(task=args.task, dataset=args.dataset, role=args.role, teacher=args.teacher,
+                         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, T=args.T, alpha=args.alpha,
+                         seed=args.seed, device=args.device, out_dir=args.out, image_size=args.image_size, pad=args.pad,
+                         train_limit=args.train_limit, eval_limit=args.eval_limit, eval_split=args.eval_split,
+                         max_steps=args.max_steps, model=model, resume=args.resume,
+                         progress=not args.no_progress))
+        print(f"{args.role}: best eval accuracy {res['best_eval_acc']:.4f}; model in {res['checkpoint']}")
+        return 0
+
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="optics4f", description="Physical-optics simulation of 4f optical CNNs.")
     from optics4f import __version__

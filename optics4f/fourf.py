@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import DEFAULT_COMPLEX, as_field, get_xp
-from .fft import get_plan
+from .backend import DEFAULT_COMPLEX, as_field, asarray_like, get_xp
+from .fft import get_padded_filter
 from .grid import Grid, padded_size
 from .lens import FourierLens, ThinLens
 from .operator import LinearOperator
-from .padding import center_offsets, crop_center, pad_center
+from .padding import crop_center, pad_center
 from .propagation import AngularSpectrum
-from .propagation._transfer import fill_padded
 
 __all__ = ["FourF", "FullWave4f", "fourf"]
 
@@ -102,7 +101,7 @@ class FourF(LinearOperator):
             if self._mask is None:
                 return None
             if get_xp(self._prepared) is not get_xp(like):
-                self.set_mask(get_xp(like).asarray(self._mask))
+                self.set_mask(asarray_like(self._mask, like))  # move the set mask to the input's device
             return self._prepared
         return self._prepare(self._check_mask(mask))
 
@@ -123,7 +122,7 @@ class FourF(LinearOperator):
         u = self._check_input(u, self.in_grid, "u")
         if not self._fast:
             w = self.fourier_plane(u)
-            m = mask if mask is not None else self._mask
+            m = mask if mask is not None else None if self._mask is None else asarray_like(self._mask, u)
             return self.from_fourier_plane(w if m is None else w * self._check_mask(m))
         hs = self._mask_for(mask, u)
         return self._two_ffts(u, hs, inverse=False)
@@ -132,7 +131,7 @@ class FourF(LinearOperator):
         """Adjoint with respect to the input: A^H v (..., ny, nx); broadcast axes of the mask are kept."""
         v = self._check_input(v, self.out_grid, "v")
         if not self._fast:
-            m = mask if mask is not None else self._mask
+            m = mask if mask is not None else None if self._mask is None else asarray_like(self._mask, v)
             w = self.lens2.adjoint(pad_center(v, self.padded_shape))
             if m is not None:
                 w = w * get_xp(w).conj(self._check_mask(m))
@@ -141,24 +140,15 @@ class FourF(LinearOperator):
         return self._two_ffts(v, None if hs is None else get_xp(hs).conj(hs), inverse=True)
 
     def _two_ffts(self, u, hs, inverse: bool):
-        xp = get_xp(u)
+        # Both lenses as one pruned, zero-padded filter (optics4f.fft.PaddedFilter); the identity
+        # mask only scales, which is applied to the small cropped output.
         batch = u.shape[:-2] if hs is None else np.broadcast_shapes(u.shape[:-2], hs.shape[:-2])
-        plan = get_plan(tuple(batch) + self.padded_shape, self.dtype, like=u)
-        buf = plan.buffer
-        if tuple(u.shape[:-2]) != tuple(batch):
-            buf[...] = 0
-            oy, ox = center_offsets(self.in_grid.shape, self.padded_shape)
-            buf[..., oy:oy + u.shape[-2], ox:ox + u.shape[-1]] = u
-        else:
-            buf = fill_padded(buf, u)
-        step = plan.backward if inverse else plan.forward
-        buf = step(buf)
+        step = "backward" if inverse else "forward"
+        filt = get_padded_filter(tuple(batch) + self.padded_shape, self.in_grid.shape, self.dtype, step, step,
+                                 like=u)
         if hs is None:
-            buf *= self.dtype.type(self.scale if not inverse else np.conj(self.scale))
-        else:
-            buf *= hs
-        buf = step(buf)
-        return crop_center(buf, self.in_grid.shape).copy()
+            return filt(u, scale=self.scale)  # real, so also its own conjugate for the adjoint
+        return filt(u, hs)
 
     def mask_adjoint(self, u, g):
         """Adjoint of the map mask -> apply(u, mask) for fixed ``u``, applied to ``g``.

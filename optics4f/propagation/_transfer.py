@@ -6,7 +6,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..backend import DEFAULT_COMPLEX, get_xp, is_cupy
-from ..fft import get_plan
+from ..fft import get_padded_filter
 from ..grid import Grid, padded_size
 from ..operator import LinearOperator
 from ..padding import center_offsets
@@ -26,6 +26,11 @@ def band_limit_frequencies(grid: Grid, wavelength: float, z: float) -> tuple:
         df = 1.0 / (n * d)
         lims.append(1.0 / (wavelength * np.sqrt((2.0 * df * z) ** 2 + 1.0)))
     return tuple(lims)
+
+
+def clear_transfer_cache() -> None:
+    """Drop the cached transfer functions (frees their memory)."""
+    _CACHE.clear()
 
 
 def cached_transfer(key, build, dtype, like):
@@ -113,14 +118,10 @@ class TransferPropagator(LinearOperator):
 
     def _run(self, u, conj: bool):
         h = self._hot_transfer(u, conj)
-        plan = get_plan(u.shape[:-2] + self.padded_grid.shape, self.dtype, like=u)
-        buf = fill_padded(plan.buffer, u)
-        buf = plan.forward(buf)
-        buf *= h
-        buf = plan.backward(buf)
-        oy, ox = center_offsets(self.in_grid.shape, self.padded_grid.shape)
-        ny, nx = self.in_grid.shape
-        return buf[..., oy:oy + ny, ox:ox + nx].copy()
+        # Pruned FFTs on persistent buffers (optics4f.fft.PaddedFilter): no transform of the padding.
+        filt = get_padded_filter(u.shape[:-2] + self.padded_grid.shape, self.in_grid.shape, self.dtype,
+                                 "forward", "backward", like=u)
+        return filt(u, h)
 
     def apply(self, u):
         """Propagate ``u`` (..., ny, nx) by ``z``; returns a new array on the same grid."""

@@ -57,7 +57,7 @@ class FresnelTF(TransferPropagator):
                     f"exceeds L*dx = {n * d * d:.3g} m^2 on the padded grid. Raise pad, use band_limit=True, "
                     "or use the band-limited ASM.",
                     strict=self.strict,
-                    stacklevel=4,
+                    stacklevel=5,  # warn_sampling, _check_sampling, base __init__, FresnelTF.__init__, caller
                 )
                 break
 

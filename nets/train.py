@@ -1,0 +1,437 @@
+"""Training: teachers, KD students, linear baselines, hardware students.
+
+One function, :func:`train`, takes a config (a :class:`TrainConfig` or a dict
+of its fields) and returns a results dict; the ``optics4f train`` command and
+the benchmark scripts call it. Roles:
+
+* ``teacher``  nonlinear network (TeacherCNN / UNet), cross-entropy;
+* ``student``  SCLC linear optical student, KD from ``teacher`` (a checkpoint);
+* ``baseline`` the same student trained without KD (alpha = 0);
+* ``hardware`` the student with the hardware 4f front end (``optics4f.torch``),
+  KD when a teacher is given, else cross-entropy.
+
+Reproducibility: the model is built right after ``torch.manual_seed(seed)``;
+each epoch reseeds torch from (seed, epoch) and shuffles with a sampler seeded
+by (seed, epoch), so a run resumed from the end of epoch e continues exactly as
+the uninterrupted run (tested).
+
+Files in ``out_dir``: ``checkpoint.pt`` (+ ``.json``; weights, optimizer,
+epoch, history; written every epoch, for ``resume``), ``model.pt`` (+ ``.json``;
+final weights and config), ``metrics.csv``, ``metrics.json``, ``curves.png``.
+
+Multi-process: launched by ``torchrun`` (environment ``WORLD_SIZE`` > 1) the
+run joins the process group (gloo on CPU, nccl on GPU), wraps the model in
+DistributedDataParallel, shards each epoch with a DistributedSampler (the
+batch size is per process) and writes files from rank 0 only.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import itertools
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
+
+from .checkpoint import atomic_write, build_model, load_checkpoint, load_model, save_checkpoint
+from .kd import DEFAULT_ALPHA, DEFAULT_T, kd_loss
+
+__all__ = ["TrainConfig", "train", "default_model_config", "evaluate", "ROLES", "TASKS"]
+
+ROLES = ("teacher", "student", "baseline", "hardware")
+TASKS = ("classify", "segment")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (saved with every checkpoint).
+
+    task : "classify" or "segment"
+    dataset : name or folder for ``nets.data.load_dataset`` (ignored when datasets are passed to train)
+    role : "teacher", "student", "baseline" or "hardware"
+    model : dict overriding the default model config of (task, role) (``arch`` and kwargs)
+    epochs, batch_size, lr, weight_decay : the optimiser (Adam); batch size per process
+    seed : int
+    device : "auto", "cpu", "cuda", "cuda:1", ...
+    out_dir : output folder
+    teacher : trained teacher checkpoint (``model.pt``), needed for KD
+    T, alpha : KD temperature and weight (kd_loss)
+    image_size : resize images to this (int or [H, W]) when loading by name
+    pad : then centre them on a dark canvas of this size (int or [H, W])
+    train_limit, eval_limit : number of images used (None = all)
+    eval_split : split used for evaluation each epoch ("test" or "val")
+    max_steps : stop each epoch after this many batches (smoke tests)
+    resume : continue from ``out_dir/checkpoint.pt`` when it exists
+    progress : tqdm progress bars
+    num_workers : DataLoader workers
+    """
+
+    task: str = "classify"
+    dataset: str = "digits"
+    role: str = "teacher"
+    model: dict = field(default_factory=dict)
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    out_dir: str = "runs/train"
+    teacher: str | None = None
+    T: float = DEFAULT_T
+    alpha: float = DEFAULT_ALPHA
+    image_size: int | list | None = None
+    pad: int | list | None = None
+    train_limit: int | None = None
+    eval_limit: int | None = None
+    eval_split: str = "test"
+    max_steps: int | None = None
+    resume: bool = False
+    progress: bool = True
+    num_workers: int = 0
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, got {self.role!r}")
+        if self.epochs < 0 or self.batch_size < 1:
+            raise ValueError(f"epochs must be >= 0 and batch_size >= 1, got {self.epochs}, {self.batch_size}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if self.role == "baseline":
+            self.alpha = 0.0  # the baseline is the student without KD
+        if self.role == "student" and self.alpha > 0 and not self.teacher:
+            raise ValueError("role 'student' trains by KD and needs a trained teacher checkpoint: pass "
+                             "teacher=PATH (CLI --teacher PATH), or use role 'baseline' for no KD")
+        if self.role == "teacher":
+            self.teacher = None
+        if self.role == "hardware" and not self.teacher:
+            self.alpha = 0.0
+
+    @classmethod
+    def from_any(cls, config) -> "TrainConfig":
+        if isinstance(config, cls):
+            return dataclasses.replace(config)
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a TrainConfig or a dict, got {type(config).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(config) - names
+        if unknown:
+            raise ValueError(f"unknown training config keys {sorted(unknown)}; known: {sorted(names)}")
+        return cls(**config)
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+def default_model_config(task: str, role: str, in_channels: int, image_size, n_classes: int) -> dict:
+    """Model config for a (task, role) on images (in_channels, image_size) with n_classes."""
+    image_size = list(image_size)
+    if role == "teacher":
+        if task == "classify":
+            return {"arch": "teacher_cnn", "in_channels": in_channels, "image_size": image_size,
+                    "n_classes": n_classes}
+        return {"arch": "unet", "in_channels": in_channels, "n_classes": n_classes}
+    arch = "sclc_classifier" if task == "classify" else "sclc_segmenter"
+    cfg = {"arch": arch, "in_channels": in_channels, "image_size": image_size, "n_classes": n_classes}
+    if role == "hardware":
+        cfg["frontend"] = "hardware"
+    return cfg
+
+
+# -- data ------------------------------------------------------------------------------------------
+
+def _load_split(cfg: TrainConfig, split: str, limit):
+    from .data import load_dataset  # E1's registry (name or folder)
+
+    kw = {"size": cfg.image_size, "seed": cfg.seed}
+    if cfg.pad is not None:
+        kw["pad"] = cfg.pad
+    if limit is not None:
+        kw["limit"] = limit
+    return load_dataset(cfg.dataset, split, **kw)
+
+
+def _n_classes(ds) -> int:
+    for attr in ("num_classes", "n_classes"):
+        if hasattr(ds, attr):
+            return int(getattr(ds, attr))
+    if hasattr(ds, "classes"):
+        return len(ds.classes)
+    ys = ds.tensors[1] if hasattr(ds, "tensors") else torch.stack([torch.as_tensor(ds[i][1]) for i in range(len(ds))])
+    return int(ys.max()) + 1
+
+
+def _limit(ds, n):
+    return ds if n is None or n >= len(ds) else torch.utils.data.Subset(ds, range(n))
+
+
+# -- distributed -----------------------------------------------------------------------------------
+
+def _dist_setup(device: str):
+    """(rank, world, local_rank, owns_group): joins the group when launched by torchrun."""
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, 0, False
+    owns = not dist.is_initialized()
+    if owns:
+        backend = "nccl" if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()) else "gloo"
+        dist.init_process_group(backend=backend)
+    return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), owns
+
+
+def _resolve_device(name: str, local_rank: int, world: int) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(name)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("device 'cuda' asked for but torch sees no CUDA GPU; use device='cpu'")
+        if world > 1 and dev.index is None:
+            dev = torch.device("cuda", local_rank)
+    return dev
+
+
+def _all_reduce(values: list, device, world: int) -> list:
+    if world <= 1:
+        return values
+    import torch.distributed as dist
+
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+# -- metrics ---------------------------------------------------------------------------------------
+
+def _batch_stats(logits, target, n_classes):
+    """(correct, count, per-class intersection, per-class union) of a batch (pixels for segmentation)."""
+    pred = logits.argmax(1)
+    correct = (pred == target).sum().item()
+    inter, union = [], []
+    if logits.ndim == 4:
+        for k in range(n_classes):
+            p, t = pred == k, target == k
+            inter.append((p & t).sum().item())
+            union.append((p | t).sum().item())
+    return correct, target.numel(), inter, union
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader, device, n_classes: int) -> dict:
+    """Cross-entropy, accuracy (pixel accuracy for segmentation) and, for segmentation, mean IoU."""
+    model.eval()
+    loss_sum = correct = count = 0.0
+    inter = [0.0] * n_classes
+    union = [0.0] * n_classes
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        logits = model(x)
+        loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+        c, n, i, u = _batch_stats(logits, y, n_classes)
+        correct, count = correct + c, count + n
+        for k in range(len(i)):
+            inter[k] += i[k]
+            union[k] += u[k]
+    out = {"loss": loss_sum / max(count, 1), "acc": correct / max(count, 1)}
+    if any(union):
+        out["miou"] = sum(a / b for a, b in zip(inter, union) if b) / sum(1 for b in union if b)
+    return out
+
+
+def _write_metrics(out: Path, history: list, cfg: dict):
+    keys = list(dict.fromkeys(k for row in history for k in row))
+
+    def write_csv(f):
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(history)
+
+    atomic_write(out / "metrics.csv", write_csv, mode="w")
+    atomic_write(out / "metrics.json", lambda f: json.dump({"config": cfg, "history": history}, f, indent=2),
+                 mode="w")
+    _plot_curves(out / "curves.png", history)
+
+
+def _plot_curves(path: Path, history: list):
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    fig = Figure(figsize=(9, 3.5))
+    ax1, ax2 = fig.subplots(1, 2)
+    ep = [r["epoch"] for r in history]
+    for key, ax in (("loss", ax1), ("acc", ax2)):
+        for part in ("train", "eval"):
+            k = f"{part}_{key}"
+            if any(k in r for r in history):
+                label = {"train_loss": "train (objective)", "eval_loss": "eval (cross-entropy)"}.get(k, part)
+                ax.plot(ep, [r.get(k, math.nan) for r in history], "o-", label=label)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel({"loss": "loss", "acc": "accuracy"}[key])
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if any("eval_miou" in r for r in history):
+        ax2.plot(ep, [r.get("eval_miou", math.nan) for r in history], "s--", label="eval mIoU")
+        ax2.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    atomic_write(path, lambda f: f.write(buf.getvalue()))
+
+
+# -- the loop --------------------------------------------------------------------------------------
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (int(seed) * 1_000_003 + 7919 * (epoch + 1)) % (2 ** 63)
+
+
+def train(config, train_set=None, eval_set=None) -> dict:
+    """Train a network as ``config`` says; returns a results dict.
+
+    Parameters
+    ----------
+    config : TrainConfig or dict
+    train_set, eval_set : datasets of (x float32 (C, H, W) in [0, 1], y int64 () or (H, W)), optional
+        Default: ``nets.data.load_dataset(config.dataset, "train" / config.eval_split)``.
+
+    Returns
+    -------
+    dict with ``config``, ``model`` (model config), ``history`` (one row per
+    epoch: epoch, train_loss, train_acc, eval_loss, eval_acc[, eval_miou],
+    seconds), ``final`` (last row), ``best_eval_acc``, ``checkpoint``
+    (path of model.pt), ``out_dir``, ``n_parameters`` and ``module`` (the
+    trained network itself, on its device; drop it before writing the dict as JSON).
+    """
+    cfg = TrainConfig.from_any(config)
+    rank, world, local_rank, owns_group = _dist_setup(cfg.device)
+    try:
+        return _train(cfg, train_set, eval_set, rank, world, local_rank)
+    finally:
+        if owns_group:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def _train(cfg: TrainConfig, train_set, eval_set, rank, world, local_rank) -> dict:
+    from tqdm.auto import tqdm
+
+    device = _resolve_device(cfg.device, local_rank, world)
+    out = Path(cfg.out_dir)
+    main = rank == 0
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+    if train_set is None:
+        train_set = _load_split(cfg, "train", cfg.train_limit)
+    else:
+        train_set = _limit(train_set, cfg.train_limit)
+    if eval_set is None:
+        eval_set = _load_split(cfg, cfg.eval_split, cfg.eval_limit)
+    else:
+        eval_set = _limit(eval_set, cfg.eval_limit)
+    x0 = train_set[0][0]
+    base = train_set.dataset if isinstance(train_set, torch.utils.data.Subset) else train_set
+    n_classes = _n_classes(base)
+    mcfg = default_model_config(cfg.task, cfg.role, int(x0.shape[0]), tuple(x0.shape[1:]), n_classes)
+    mcfg.update(cfg.model)
+    mcfg = json.loads(json.dumps(mcfg))
+    run_cfg = {"train": cfg.to_dict(), "model": mcfg}
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(mcfg).to(device)
+
+    teacher = None
+    if cfg.teacher and cfg.alpha > 0:
+        teacher, tcfg = load_model(cfg.teacher, map_location=device)
+        teacher.requires_grad_(False)
+        if tcfg.get("train", {}).get("task", cfg.task) != cfg.task:
+            raise ValueError(f"teacher {cfg.teacher} was trained for task {tcfg['train']['task']!r}, "
+                             f"not {cfg.task!r}")
+
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    start, history = 0, []
+    ck_path = out / "checkpoint.pt"
+    if cfg.resume and ck_path.is_file():
+        ck = load_checkpoint(ck_path, map_location=device)
+        if ck["config"]["model"] != mcfg:
+            raise ValueError(f"cannot resume from {ck_path}: it holds model {ck['config']['model']}, this run "
+                             f"builds {mcfg}; use another out_dir or resume=False")
+        model.load_state_dict(ck["state_dict"])
+        opt.load_state_dict(ck["optimizer"])
+        start, history = int(ck["epoch"]), list(ck["history"])
+
+    net = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    # DistributedSampler also serves one process: it shuffles with a generator seeded by seed + epoch.
+    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed,
+                                 drop_last=True)
+    loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
+                        drop_last=False)
+    eval_loader = DataLoader(eval_set, batch_size=max(cfg.batch_size, 256), shuffle=False,
+                             num_workers=cfg.num_workers)
+
+    for epoch in range(start, cfg.epochs):
+        t0 = time.perf_counter()
+        torch.manual_seed(_epoch_seed(cfg.seed, epoch))
+        sampler.set_epoch(epoch)
+        net.train()
+        loss_sum = correct = count = samples = 0.0
+        n_steps = len(loader) if cfg.max_steps is None else min(len(loader), cfg.max_steps)
+        bar = tqdm(loader, total=n_steps, desc=f"{cfg.role} epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not (cfg.progress and main), leave=False)
+        for step, (x, y) in enumerate(itertools.islice(bar, n_steps)):
+            x, y = x.to(device), y.to(device)
+            logits = net(x)
+            t_logits = None
+            if teacher is not None:
+                with torch.no_grad():
+                    t_logits = teacher(x)
+            loss = kd_loss(logits, t_logits, y, T=cfg.T, alpha=cfg.alpha if teacher is not None else 0.0)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, step {step}; "
+                                         f"lower lr (now {cfg.lr})")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            c, n, _, _ = _batch_stats(logits.detach(), y, 0)
+            loss_sum, samples = loss_sum + loss.item() * x.shape[0], samples + x.shape[0]
+            correct, count = correct + c, count + n
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+        bar.close()
+        loss_sum, correct, count, samples = _all_reduce([loss_sum, correct, count, samples], device, world)
+        ev = evaluate(model, eval_loader, device, n_classes)
+        row = {"epoch": epoch + 1, "train_loss": loss_sum / max(samples, 1), "train_acc": correct / max(count, 1)}
+        row.update({f"eval_{k}": v for k, v in ev.items()})
+        row["seconds"] = time.perf_counter() - t0
+        history.append(row)
+        if main:
+            save_checkpoint(ck_path, model, run_cfg, optimizer=opt.state_dict(), epoch=epoch + 1,
+                            history=history)
+            _write_metrics(out, history, run_cfg)
+            msg = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch")
+            tqdm.write(f"[{cfg.role}] epoch {epoch + 1}/{cfg.epochs}: {msg}")
+
+    model_path = out / "model.pt"
+    if main:
+        save_checkpoint(model_path, model, run_cfg, history=history)
+        if not history:
+            _write_metrics(out, history, run_cfg)
+    final = history[-1] if history else {}
+    return {"config": cfg.to_dict(), "model": mcfg, "history": history, "final": final,
+            "best_eval_acc": max((r["eval_acc"] for r in history), default=float("nan")),
+            "checkpoint": str(model_path), "out_dir": str(out),
+            "n_parameters": sum(p.numel() for p in model.parameters()), "module": model}

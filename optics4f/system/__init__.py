@@ -1,0 +1,13 @@
+"""The hardware 4f system: configuration, misalignments, multi-channel layout and the simulator.
+
+* :class:`SystemConfig` (:mod:`.config`): serialisable settings (TOML, HDF5) and sampling checks.
+* :class:`Misalignment` (:mod:`.misalignment`): SLM shift/rotation/tilt, defocus, input tilt.
+* :class:`TiledLayout` (:mod:`.layout`): output channels tiled on the camera.
+* :class:`Hardware4f` (:mod:`.hardware4f`): display -> 4f -> misaligned SLM -> camera.
+"""
+from .config import Geometry, SystemConfig
+from .hardware4f import Hardware4f
+from .layout import TiledLayout
+from .misalignment import Misalignment, rotate_mask
+
+__all__ = ["SystemConfig", "Geometry", "Hardware4f", "TiledLayout", "Misalignment", "rotate_mask"]

@@ -1,0 +1,151 @@
+"""Multi-channel layouts of a 4f system: output channels tiled on the camera.
+
+Several output channels share one optical pass: channel c's Fourier mask H_c
+gets the linear phase exp(2 pi i (x_c u + y_c v) / (lambda f2)), which moves
+its output by (y_c, x_c) in the output plane (lens convention of
+:mod:`optics4f.lens`: FL2 of H(u) e^{2 pi i x_c u / (lambda f2)} is
+FL2(H)(x - x_c)). The channel masks are summed into one complex mask, so the
+output *field* is the sum of the shifted channel outputs; tile c of the
+camera reads channel c alone as long as the channel outputs (input extent +
+kernel extent) fit their tiles. Offsets are whole output samples, so the
+shift is exact on the sampled grid: with dx' = dx f2/f1 and u_k = (k - M//2)
+lambda f1 / (M dx), the ramp is exp(2 pi i m (k - M//2) / M), a circular shift
+by m samples of the padded output.
+
+Input channels cannot share a coherent pass (their outputs would interfere),
+so :class:`optics4f.system.hardware4f.Hardware4f` either time-multiplexes
+them (``forward``: one pass and one exposure per input channel with that
+channel's tiled mask, the camera frames summed electronically) or puts them
+on different wavelengths (``forward_wavelengths``: mutually incoherent, one
+exposure, but one shared SLM frame, which each wavelength sees at its own
+Fourier scale).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backend import get_xp
+from ..grid import Grid
+
+__all__ = ["TiledLayout"]
+
+
+@dataclass
+class TiledLayout:
+    """Output channels on a (rows, cols) grid of tiles in the output plane.
+
+    Attributes
+    ----------
+    n_channels : int
+        Output channels.
+    tile_shape : (th, tw)
+        Tile size in output-plane samples (make it >= input extent + kernel extent - 1
+        so neighbouring channels do not overlap, and a multiple of the camera's
+        samples per pixel so tiles fall on whole camera pixels).
+    arrangement : (rows, cols) or None
+        None: the most square arrangement with rows * cols >= n_channels.
+    gap : int
+        Dark samples between neighbouring tiles.
+    """
+
+    n_channels: int = 1
+    tile_shape: tuple = (64, 64)
+    arrangement: tuple | None = None
+    gap: int = 0
+
+    def __post_init__(self):
+        if int(self.n_channels) != self.n_channels or self.n_channels < 1:
+            raise ValueError(f"n_channels must be a positive integer, got {self.n_channels!r}")
+        self.n_channels = int(self.n_channels)
+        self.tile_shape = tuple(int(s) for s in np.broadcast_to(np.asarray(self.tile_shape), (2,)))
+        if min(self.tile_shape) < 1:
+            raise ValueError(f"tile_shape must be positive (samples), got {self.tile_shape}")
+        if int(self.gap) != self.gap or self.gap < 0:
+            raise ValueError(f"gap must be a non-negative integer (samples), got {self.gap!r}")
+        self.gap = int(self.gap)
+        if self.arrangement is None:
+            cols = math.ceil(math.sqrt(self.n_channels))
+            self.arrangement = (math.ceil(self.n_channels / cols), cols)
+        else:
+            self.arrangement = tuple(int(a) for a in self.arrangement)
+            if len(self.arrangement) != 2 or self.arrangement[0] * self.arrangement[1] < self.n_channels:
+                raise ValueError(f"arrangement (rows, cols) = {self.arrangement} holds fewer than "
+                                 f"n_channels={self.n_channels} tiles")
+
+    @property
+    def tile_pitch(self) -> tuple:
+        """Centre-to-centre distance of tiles (samples)."""
+        return self.tile_shape[0] + self.gap, self.tile_shape[1] + self.gap
+
+    @property
+    def extent(self) -> tuple:
+        """Samples (height, width) covered by all tiles."""
+        (r, c), (py, px) = self.arrangement, self.tile_pitch
+        return (r - 1) * py + self.tile_shape[0], (c - 1) * px + self.tile_shape[1]
+
+    def offsets(self) -> np.ndarray:
+        """(C, 2) integer offsets (my, mx) of the tile centres from the optical axis, output samples.
+
+        Channel c sits in row c // cols, column c % cols (row 0 at negative y).
+        """
+        (rows, cols), (py, px) = self.arrangement, self.tile_pitch
+        c = np.arange(self.n_channels)
+        r, q = c // cols, c % cols
+        return np.stack([r * py - ((rows - 1) * py) // 2, q * px - ((cols - 1) * px) // 2], axis=1)
+
+    def check_fits(self, plane_shape, name: str = "output plane"):
+        """Raise when the tiles do not fit in ``plane_shape`` (samples) around its axis sample."""
+        ny, nx = plane_shape
+        off = self.offsets()
+        th, tw = self.tile_shape
+        lo_y, hi_y = off[:, 0].min() - th // 2, off[:, 0].max() - th // 2 + th
+        lo_x, hi_x = off[:, 1].min() - tw // 2, off[:, 1].max() - tw // 2 + tw
+        if lo_y < -(ny // 2) or hi_y > ny - ny // 2 or lo_x < -(nx // 2) or hi_x > nx - nx // 2:
+            raise ValueError(
+                f"{self.n_channels} tiles of {self.tile_shape} samples in arrangement {self.arrangement} need "
+                f"{self.extent} samples, more than the {name} ({ny}, {nx}); enlarge the simulation grid, "
+                "shrink the tiles or use several passes")
+
+    def ramps(self, fourier_grid: Grid, wavelength: float, f2: float, out_pitch) -> np.ndarray:
+        """(C, My, Mx) complex128 phase ramps on the Fourier grid moving channel c to its tile.
+
+        ``out_pitch`` (dy', dx') is the output-plane pitch (m); tile offsets are
+        converted to metres with it.
+        """
+        off = self.offsets().astype(np.float64) * np.asarray(out_pitch, dtype=np.float64)
+        v, u = fourier_grid.y(), fourier_grid.x()
+        k = 2 * np.pi / (wavelength * f2)
+        ry = np.exp(1j * k * off[:, 0, None] * v[None, :])
+        rx = np.exp(1j * k * off[:, 1, None] * u[None, :])
+        return ry[:, :, None] * rx[:, None, :]
+
+    def combine(self, masks, ramps):
+        """One Fourier mask (..., My, Mx) = sum_c ramps[c] * masks[..., c, :, :]."""
+        xp = get_xp(masks)
+        if masks.shape[-3] != self.n_channels:
+            raise ValueError(f"masks must have the channel axis (..., C={self.n_channels}, My, Mx) third from "
+                             f"last, got shape {tuple(masks.shape)}")
+        r = xp.asarray(ramps).astype(masks.dtype, copy=False)
+        return (masks * r).sum(axis=-3)
+
+    def read_tiles(self, image, k: int = 1):
+        """Tiles (..., C, th/k, tw/k) of a plane sampled k times coarser than the output samples
+        (k = camera pixel / output sample; 1 for the field itself)."""
+        th, tw = self.tile_shape
+        off = self.offsets()
+        if th % k or tw % k or np.any(off % k):
+            raise ValueError(f"tile_shape {self.tile_shape} and the tile offsets must be multiples of the camera's "
+                             f"{k} samples per pixel; choose tile_shape (and gap) as multiples of {k}")
+        xp = get_xp(image)
+        ny, nx = image.shape[-2:]
+        h, w = th // k, tw // k
+        tiles = []
+        for my, mx in off // k:
+            y0, x0 = ny // 2 + my - h // 2, nx // 2 + mx - w // 2
+            if y0 < 0 or x0 < 0 or y0 + h > ny or x0 + w > nx:
+                raise ValueError(f"tile at offset {(my, mx)} leaves the image of shape {(ny, nx)}")
+            tiles.append(image[..., y0:y0 + h, x0:x0 + w])
+        return xp.stack(tiles, axis=-3)

@@ -1,0 +1,186 @@
+"""The pruned zero-padded filter of optics4f.fft against NumPy's FFT, and its use in ASM and 4f.
+
+The reference is always the unpruned computation with numpy.fft (an independent FFT):
+crop(T2(h * T1(pad(u)))) with unnormalised transforms.
+"""
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from conftest import crandn
+from optics4f import fft as offt
+from optics4f.fourf import FourF
+from optics4f.padding import crop_center, pad_center
+from optics4f.propagation import AngularSpectrum, asm_transfer_function
+
+TOL = {np.complex64: 3e-6, np.complex128: 1e-13}  # max |error| / max |reference|
+
+
+def _unnormalised(direction):
+    if direction == "forward":
+        return lambda a: np.fft.fft2(a)
+    return lambda a: np.fft.ifft2(a) * (a.shape[-2] * a.shape[-1])
+
+
+def _reference(u, h, shape, first, second, scale=None):
+    up = pad_center(np.asarray(u, dtype=np.complex128), shape[-2:])
+    w = _unnormalised(first)(up)
+    if h is not None:
+        w = w * h
+    out = crop_center(_unnormalised(second)(w), u.shape[-2:])
+    return out if scale is None else out * scale
+
+
+def _err(got, ref):
+    return float(np.abs(got - ref).max() / np.abs(ref).max())
+
+
+@pytest.fixture(params=offt.available_engines())
+def engine(request):
+    old_engine = offt.get_fft_engine()
+    offt.set_fft_engine(request.param)
+    yield request.param
+    offt.set_fft_engine(old_engine)
+
+
+@pytest.fixture(params=["one_block", "many_blocks"])
+def row_blocks(request, monkeypatch):
+    """Run the fused row pass as one block, or as many small blocks (3 rows of 64 complex128,
+    with a partial last block) shared out to the worker threads."""
+    if request.param == "many_blocks":
+        monkeypatch.setattr(offt, "_BLOCK_BYTES", 3 * 64 * 16)
+    offt.clear_fft_cache()
+    yield request.param
+    offt.clear_fft_cache()
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("first,second", [("forward", "backward"), ("forward", "forward"),
+                                          ("backward", "backward"), ("backward", "forward")])
+@pytest.mark.parametrize("inner,padded", [((32, 32), (64, 64)),   # pad 2, even offsets
+                                          ((24, 40), (50, 64)),   # non-square, odd row offset
+                                          ((33, 31), (53, 51))])  # odd sizes, odd offsets
+def test_filter_matches_numpy(engine, row_blocks, rng, dtype, first, second, inner, padded):
+    u = crandn(rng, inner, dtype)
+    h = crandn(rng, padded, dtype)
+    filt = offt.get_padded_filter(padded, inner, dtype, first, second)
+    assert filt.pruned == (engine == "pyfftw")
+    if filt.pruned and row_blocks == "many_blocks":
+        assert len(filt._blocks) > offt.get_fft_threads()
+    got = filt(u, h)
+    assert got.dtype == dtype and got.shape == inner
+    assert _err(got, _reference(u, h, padded, first, second)) < TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_batches_broadcast_against_the_spectrum(engine, row_blocks, rng, dtype):
+    # u (2, 1, ny, nx) against h (3, My, Mx): output batch (2, 3), as numpy broadcasting
+    inner, padded = (16, 24), (32, 48)
+    u = crandn(rng, (2, 1) + inner, dtype)
+    h = crandn(rng, (3,) + padded, dtype)
+    filt = offt.get_padded_filter((2, 3) + padded, inner, dtype, "forward", "forward")
+    got = filt(u, h)
+    assert got.shape == (2, 3) + inner
+    assert _err(got, _reference(u, h, (2, 3) + padded, "forward", "forward")) < TOL[dtype]
+
+
+def test_scale_without_spectrum(engine, rng):
+    u = crandn(rng, (20, 20), np.complex128)
+    filt = offt.get_padded_filter((40, 40), (20, 20), np.complex128, "forward", "forward")
+    got = filt(u, scale=-0.25)
+    assert _err(got, _reference(u, None, (40, 40), "forward", "forward", -0.25)) < 1e-13
+
+
+def test_repeated_and_interleaved_calls_stay_exact(engine, row_blocks, rng):
+    # Filters of one shape share work buffers; each call must see zeros outside its data, even
+    # after another direction pair or a field of very different size ran in between.
+    inner, padded, dt = (30, 30), (60, 60), np.complex128
+    asm_like = offt.get_padded_filter(padded, inner, dt, "forward", "backward")
+    fourf_like = offt.get_padded_filter(padded, inner, dt, "backward", "backward")
+    h = crandn(rng, padded, dt)
+    big = 1e6 * crandn(rng, inner, dt)
+    small = crandn(rng, inner, dt)
+    asm_like(big, h)
+    kept = fourf_like(big, h)
+    kept_copy = kept.copy()
+    for filt, (d1, d2) in ((asm_like, ("forward", "backward")), (fourf_like, ("backward", "backward")),
+                           (asm_like, ("forward", "backward"))):
+        got = filt(small, h)
+        assert _err(got, _reference(small, h, padded, d1, d2)) < 1e-13
+    np.testing.assert_array_equal(kept, kept_copy)  # results are copies, not views of the buffers
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="first"):
+        offt.PaddedFilter((8, 8), (4, 4), np.complex64, first="sideways")
+    with pytest.raises(ValueError, match="inner shape"):
+        offt.PaddedFilter((8, 8), (10, 4), np.complex64)
+
+
+# -- the hot paths that use it ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_asm_apply_and_adjoint_match_numpy(engine, rng, dtype):
+    shape, pitch, wl, z = (48, 64), 2e-6, 633e-9, 2e-4
+    op = AngularSpectrum(shape, pitch, wl, z, dtype=dtype)
+    m = op.padded_grid.shape
+    h = asm_transfer_function(op.padded_grid, wl, z) / (m[0] * m[1])
+    u = crandn(rng, (2,) + shape, dtype)
+    assert _err(op.apply(u), _reference(u, h, m, "forward", "backward")) < TOL[dtype]
+    assert _err(op.adjoint(u), _reference(u, np.conj(h), m, "forward", "backward")) < TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_fourf_apply_and_adjoint_match_numpy(engine, rng, dtype):
+    shape = (32, 32)
+    f4 = FourF(shape, 8e-6, 633e-9, 0.1, f2=0.2, pad=2, dtype=dtype)
+    mask = crandn(rng, f4.padded_shape, dtype)
+    hs = np.fft.ifftshift(mask) * f4.scale
+    u = crandn(rng, shape, dtype)
+    assert _err(f4.apply(u, mask), _reference(u, hs, f4.padded_shape, "forward", "forward")) < TOL[dtype]
+    assert _err(f4.adjoint(u, mask),
+                _reference(u, np.conj(hs), f4.padded_shape, "backward", "backward")) < TOL[dtype]
+    assert _err(f4.apply(u), _reference(u, None, f4.padded_shape, "forward", "forward", f4.scale)) < TOL[dtype]
+
+
+def test_warm_asm_call_allocates_only_its_output(rng):
+    # The hot path works in persistent buffers: a warm call allocates the cropped output (1/4 of
+    # a padded field at pad 2) and nothing of padded size.
+    n = 128
+    op = AngularSpectrum((n, n), 4e-6, 633e-9, 1e-3, dtype=np.complex64)
+    u = crandn(rng, (n, n), np.complex64)
+    op.apply(u)
+    padded_field = (2 * n) ** 2 * 8
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before, _ = tracemalloc.get_traced_memory()
+        op.apply(u)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert 0.25 <= (peak - before) / padded_field < 0.3
+
+
+@pytest.mark.skipif("pyfftw" not in offt.available_engines(), reason="needs pyfftw")
+def test_forget_wisdom_replans_and_rewrites_the_cache(rng, monkeypatch, tmp_path):
+    import pyfftw
+
+    cache = tmp_path / "fftw_wisdom.pkl"
+    monkeypatch.setattr(offt, "_WISDOM_PATH", cache)  # keep the user's cache file out of this
+    old_engine = offt.get_fft_engine()
+    offt.set_fft_engine("pyfftw")
+    try:
+        offt.get_padded_filter((40, 40), (20, 20), np.complex128)
+        offt.forget_wisdom()
+        assert offt._local.__dict__ == {}  # cached plans were dropped with the wisdom
+        empty = pyfftw.export_wisdom()
+        u, h = crandn(rng, (20, 20)), crandn(rng, (40, 40))
+        got = offt.get_padded_filter((40, 40), (20, 20), np.complex128)(u, h)
+        assert _err(got, _reference(u, h, (40, 40), "forward", "backward")) < 1e-13
+        assert pyfftw.export_wisdom() != empty and cache.exists()
+    finally:
+        offt.set_fft_engine(old_engine)
