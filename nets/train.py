@@ -15,9 +15,17 @@ each epoch reseeds torch from (seed, epoch) and shuffles with a sampler seeded
 by (seed, epoch), so a run resumed from the end of epoch e continues exactly as
 the uninterrupted run (tested).
 
+Model selection never looks at the test split: each epoch is evaluated on
+``eval_split`` (default "val"); ``select="best"`` keeps the weights of the epoch
+with the best validation score (accuracy; mean IoU for segmentation),
+``select="last"`` those of the last epoch. The selected model is then evaluated
+once on ``test_split`` (default "test"): ``result["test"]``. Selecting on the
+split that is also the test split is refused.
+
 Files in ``out_dir``: ``checkpoint.pt`` (+ ``.json``; weights, optimizer,
-epoch, history; written every epoch, for ``resume``), ``model.pt`` (+ ``.json``;
-final weights and config), ``metrics.csv``, ``metrics.json``, ``curves.png``.
+epoch, history, best weights so far; written every epoch, for ``resume``),
+``model.pt`` (+ ``.json``; the selected weights and config), ``metrics.csv``,
+``metrics.json`` (history, selected epoch, test metrics), ``curves.png``.
 
 Multi-process: launched by ``torchrun`` (environment ``WORLD_SIZE`` > 1) the
 run joins the process group (gloo on CPU, nccl on GPU), wraps the model in
@@ -48,6 +56,7 @@ __all__ = ["TrainConfig", "train", "default_model_config", "evaluate", "ROLES", 
 
 ROLES = ("teacher", "student", "baseline", "hardware")
 TASKS = ("classify", "segment")
+SELECT = ("last", "best")
 
 
 @dataclass
@@ -67,7 +76,9 @@ class TrainConfig:
     image_size : resize images to this (int or [H, W]) when loading by name
     pad : then centre them on a dark canvas of this size (int or [H, W])
     train_limit, eval_limit : number of images used (None = all)
-    eval_split : split used for evaluation each epoch ("test" or "val")
+    eval_split : split evaluated each epoch, for model selection ("val"; "test" only with select="last")
+    select : "last" (weights of the last epoch) or "best" (of the epoch best on eval_split)
+    test_split : split the selected model is evaluated on once at the end (None = no test evaluation)
     max_steps : stop each epoch after this many batches (smoke tests)
     resume : continue from ``out_dir/checkpoint.pt`` when it exists
     progress : tqdm progress bars
@@ -92,7 +103,9 @@ class TrainConfig:
     pad: int | list | None = None
     train_limit: int | None = None
     eval_limit: int | None = None
-    eval_split: str = "test"
+    eval_split: str = "val"
+    select: str = "last"
+    test_split: str | None = "test"
     max_steps: int | None = None
     resume: bool = False
     progress: bool = True
@@ -107,6 +120,11 @@ class TrainConfig:
             raise ValueError(f"epochs must be >= 0 and batch_size >= 1, got {self.epochs}, {self.batch_size}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if self.select not in SELECT:
+            raise ValueError(f"select must be one of {SELECT}, got {self.select!r}")
+        if self.select == "best" and self.test_split is not None and self.eval_split == self.test_split:
+            raise ValueError(f"select='best' on eval_split={self.eval_split!r}, which is also the test split, "
+                             "tunes on the test split: use eval_split='val' (or select='last')")
         if self.role == "baseline":
             self.alpha = 0.0  # the baseline is the student without KD
         if self.role == "student" and self.alpha > 0 and not self.teacher:
@@ -250,7 +268,7 @@ def evaluate(model: nn.Module, loader, device, n_classes: int) -> dict:
     return out
 
 
-def _write_metrics(out: Path, history: list, cfg: dict):
+def _write_metrics(out: Path, history: list, cfg: dict, summary: dict | None = None):
     keys = list(dict.fromkeys(k for row in history for k in row))
 
     def write_csv(f):
@@ -259,8 +277,8 @@ def _write_metrics(out: Path, history: list, cfg: dict):
         w.writerows(history)
 
     atomic_write(out / "metrics.csv", write_csv, mode="w")
-    atomic_write(out / "metrics.json", lambda f: json.dump({"config": cfg, "history": history}, f, indent=2),
-                 mode="w")
+    atomic_write(out / "metrics.json",
+                 lambda f: json.dump({"config": cfg, "history": history, **(summary or {})}, f, indent=2), mode="w")
     _plot_curves(out / "curves.png", history)
 
 
@@ -295,27 +313,33 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return (int(seed) * 1_000_003 + 7919 * (epoch + 1)) % (2 ** 63)
 
 
-def train(config, train_set=None, eval_set=None) -> dict:
+def train(config, train_set=None, eval_set=None, test_set=None) -> dict:
     """Train a network as ``config`` says; returns a results dict.
 
     Parameters
     ----------
     config : TrainConfig or dict
-    train_set, eval_set : datasets of (x float32 (C, H, W) in [0, 1], y int64 () or (H, W)), optional
-        Default: ``nets.data.load_dataset(config.dataset, "train" / config.eval_split)``.
+    train_set, eval_set, test_set : datasets of (x float32 (C, H, W) in [0, 1], y int64 () or (H, W)), optional
+        Default: ``nets.data.load_dataset(config.dataset, "train" / config.eval_split / config.test_split)``.
+        When ``train_set`` is given, the test evaluation happens only if ``test_set`` is given too
+        (a dataset loaded by name could not match the given data).
 
     Returns
     -------
     dict with ``config``, ``model`` (model config), ``history`` (one row per
     epoch: epoch, train_loss, train_acc, eval_loss, eval_acc[, eval_miou],
-    seconds), ``final`` (last row), ``best_eval_acc``, ``checkpoint``
-    (path of model.pt), ``out_dir``, ``n_parameters`` and ``module`` (the
-    trained network itself, on its device; drop it before writing the dict as JSON).
+    seconds; "eval" is ``eval_split``), ``final`` (last row), ``best_eval_acc``,
+    ``selected_epoch`` (epoch whose weights are kept, see ``select``),
+    ``selected`` (its history row), ``test`` (loss, acc[, miou] of the selected
+    model on the test split, evaluated once; None without a test split),
+    ``checkpoint`` (path of model.pt), ``out_dir``, ``n_parameters`` and
+    ``module`` (the selected network itself, on its device; drop it before
+    writing the dict as JSON).
     """
     cfg = TrainConfig.from_any(config)
     rank, world, local_rank, owns_group = _dist_setup(cfg.device)
     try:
-        return _train(cfg, train_set, eval_set, rank, world, local_rank)
+        return _train(cfg, train_set, eval_set, test_set, rank, world, local_rank)
     finally:
         if owns_group:
             import torch.distributed as dist
@@ -323,7 +347,12 @@ def train(config, train_set=None, eval_set=None) -> dict:
             dist.destroy_process_group()
 
 
-def _train(cfg: TrainConfig, train_set, eval_set, rank, world, local_rank) -> dict:
+def _score(row: dict) -> float:
+    """Model-selection score of a history row: validation mean IoU (segmentation) or accuracy."""
+    return row.get("eval_miou", row["eval_acc"])
+
+
+def _train(cfg: TrainConfig, train_set, eval_set, test_set, rank, world, local_rank) -> dict:
     from tqdm.auto import tqdm
 
     device = _resolve_device(cfg.device, local_rank, world)
@@ -331,7 +360,8 @@ def _train(cfg: TrainConfig, train_set, eval_set, rank, world, local_rank) -> di
     main = rank == 0
     if main:
         out.mkdir(parents=True, exist_ok=True)
-    if train_set is None:
+    by_name = train_set is None
+    if by_name:
         train_set = _load_split(cfg, "train", cfg.train_limit)
     else:
         train_set = _limit(train_set, cfg.train_limit)
@@ -339,6 +369,10 @@ def _train(cfg: TrainConfig, train_set, eval_set, rank, world, local_rank) -> di
         eval_set = _load_split(cfg, cfg.eval_split, cfg.eval_limit)
     else:
         eval_set = _limit(eval_set, cfg.eval_limit)
+    if test_set is None and by_name and cfg.test_split is not None:
+        test_set = _load_split(cfg, cfg.test_split, cfg.eval_limit)
+    elif test_set is not None:
+        test_set = _limit(test_set, cfg.eval_limit)
     x0 = train_set[0][0]
     base = train_set.dataset if isinstance(train_set, torch.utils.data.Subset) else train_set
     n_classes = _n_classes(base)
@@ -349,6 +383,10 @@ def _train(cfg: TrainConfig, train_set, eval_set, rank, world, local_rank) -> di
 
     torch.manual_seed(cfg.seed)
     model = build_model(mcfg).to(device)
+    system = getattr(getattr(model, "frontend", None), "system", None)
+    if system is not None:  # record the hardware system actually built (a default one is derived)
+        mcfg.setdefault("frontend_kw", {})["system"] = system
+        run_cfg["model"] = mcfg
 
     teacher = None
     if cfg.teacher and cfg.alpha > 0:
@@ -360,6 +398,7 @@ def _train(cfg: TrainConfig, train_set, eval_set, rank, world, local_rank) -> di
 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, history = 0, []
+    best_state, best_epoch = None, 0  # selected weights (CPU copy) and their epoch
     ck_path = out / "checkpoint.pt"
     if cfg.resume and ck_path.is_file():
         ck = load_checkpoint(ck_path, map_location=device)
@@ -369,6 +408,9 @@ def _train(cfg: TrainConfig, train_set, eval_set, rank, world, local_rank) -> di
         model.load_state_dict(ck["state_dict"])
         opt.load_state_dict(ck["optimizer"])
         start, history = int(ck["epoch"]), list(ck["history"])
+        best_epoch = start
+        if cfg.select == "best" and "best_state_dict" in ck:
+            best_state, best_epoch = ck["best_state_dict"], int(ck["best_epoch"])
 
     net = model
     if world > 1:
@@ -418,20 +460,40 @@ def _train(cfg: TrainConfig, train_set, eval_set, rank, world, local_rank) -> di
         row.update({f"eval_{k}": v for k, v in ev.items()})
         row["seconds"] = time.perf_counter() - t0
         history.append(row)
+        best = {}
+        if cfg.select == "last":
+            best_epoch = epoch + 1
+        else:
+            if best_state is None or _score(row) > _score(history[best_epoch - 1]):  # ties keep the earlier
+                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+                best_epoch = epoch + 1
+            best = {"best_state_dict": best_state, "best_epoch": best_epoch}
         if main:
             save_checkpoint(ck_path, model, run_cfg, optimizer=opt.state_dict(), epoch=epoch + 1,
-                            history=history)
+                            history=history, **best)
             _write_metrics(out, history, run_cfg)
             msg = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch")
             tqdm.write(f"[{cfg.role}] epoch {epoch + 1}/{cfg.epochs}: {msg}")
 
+    if best_state is not None and best_epoch != len(history):
+        model.load_state_dict(best_state)  # the epoch selected on eval_split
+    test = None
+    if test_set is not None:  # once, on the selected model
+        t_loader = DataLoader(test_set, batch_size=max(cfg.batch_size, 256), shuffle=False,
+                              num_workers=cfg.num_workers)
+        test = evaluate(model, t_loader, device, n_classes)
+    selected = history[best_epoch - 1] if best_epoch else {}
     model_path = out / "model.pt"
     if main:
-        save_checkpoint(model_path, model, run_cfg, history=history)
-        if not history:
-            _write_metrics(out, history, run_cfg)
+        save_checkpoint(model_path, model, run_cfg, history=history, selected_epoch=best_epoch)
+        _write_metrics(out, history, run_cfg, {"selected_epoch": best_epoch, "test_split": cfg.test_split,
+                                               "test": test})
+        if test is not None:
+            msg = ", ".join(f"{k} {v:.4g}" for k, v in test.items())
+            tqdm.write(f"[{cfg.role}] epoch {best_epoch} selected on {cfg.eval_split}; {cfg.test_split}: {msg}")
     final = history[-1] if history else {}
     return {"config": cfg.to_dict(), "model": mcfg, "history": history, "final": final,
             "best_eval_acc": max((r["eval_acc"] for r in history), default=float("nan")),
+            "selected_epoch": best_epoch, "selected": selected, "test": test,
             "checkpoint": str(model_path), "out_dir": str(out),
             "n_parameters": sum(p.numel() for p in model.parameters()), "module": model}

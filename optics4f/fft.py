@@ -10,6 +10,9 @@ cores; no planning cost). ``"auto"`` picks pyfftw when it is installed. CuPy
 arrays always use cuFFT. Choose with :func:`set_fft_engine` or the
 ``OPTICS4F_FFT_ENGINE`` environment variable.
 
+A forked child process (e.g. a torch DataLoader worker) runs the CPU engines single-threaded:
+FFTW's threads do not survive fork, and a threaded plan there would wait forever.
+
 Both transforms are unnormalised (forward: sum e^{-2 pi i k n / N};
 backward: sum e^{+2 pi i k n / N}, no 1/N): callers fold scale factors into
 their transfer functions, which saves a pass over the data.
@@ -27,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .backend import get_xp, is_cupy
+from .padding import center_offsets
 
 __all__ = ["get_plan", "set_fft_engine", "get_fft_engine", "fft2", "ifft2", "FFTPlan", "available_engines",
            "PaddedFilter", "get_padded_filter", "clear_fft_cache", "get_fft_threads", "forget_wisdom"]
@@ -242,9 +246,11 @@ def _load(plan, a):
 # A is zero outside its data columns at all times (only those columns are ever written), so a
 # call zeroes just the top and bottom of the data columns instead of a whole padded field. The
 # row pass runs block by block (blocks that stay in a core's cache, shared out to the FFT
-# threads), which fuses the multiply into it instead of streaming B through memory three times.
+# threads), which fuses the multiply into it instead of streaming B through memory three times
+# (measured here: 10-25% off a whole ASM call at N = 512..1024). All plans are forward; see
+# PaddedFilter for how backward transforms reuse them.
 
-_BLOCK_BYTES = 1 << 19  # bytes of rows per block: measured best at 512 KiB (1 MiB L2 per core here)
+_BLOCK_BYTES = 1 << 19  # bytes of rows per block: 512 KiB was best of 256 KiB..2 MiB (1 MiB L2 per core)
 _pools: dict = {}
 _pool_lock = threading.Lock()
 
@@ -257,9 +263,19 @@ def _pool(workers: int):
         return pool
 
 
-def _centre(inner, full) -> tuple:
-    # Same convention as optics4f.padding.center_offsets (kept here: fft sits below padding).
-    return tuple(b // 2 - s // 2 for s, b in zip(inner, full))
+def _after_fork_in_child():
+    # FFTW's threads do not survive fork: in a forked child (e.g. a torch DataLoader worker) any
+    # multi-threaded plan, cached or new, waits forever (measured here). So the child drops its
+    # plans and pools and runs single-threaded, which is also what parallel workers want.
+    global _pool_lock, _threads
+    _pools.clear()
+    _pool_lock = threading.Lock()
+    _local.__dict__.clear()
+    _threads = 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _WorkPair:
@@ -284,8 +300,12 @@ class PaddedFilter:
 
     With the pyfftw engine and padding along x, the column passes run over the nx data columns
     only, which at pad 2 is 3/4 of the work of two full 2-D FFTs (the transforms are exact, not
-    approximated). Otherwise (scipy engine, CuPy, no padding) it runs the plain two-FFT sequence
-    on the cached :func:`get_plan` buffer. Use :func:`get_padded_filter` to get a cached instance.
+    approximated). Only forward FFTW plans are made: a backward transform is computed as
+    conj(F(conj(.))), with the conjugations folded into the copies and the cache-resident row
+    blocks, so every direction pair shares one set of plans (half the planning, and one plan
+    quality for the ASM and the 4f pass). Otherwise (scipy engine, CuPy, no padding) it runs
+    the plain two-FFT sequence on the cached :func:`get_plan` buffer. Use
+    :func:`get_padded_filter` to get a cached instance.
     """
 
     def __init__(self, shape, inner, dtype, first="forward", second="backward", like=None):
@@ -299,7 +319,7 @@ class PaddedFilter:
         self.engine = "cupy" if like is not None and is_cupy(like) else get_fft_engine()
         if self.inner[0] > self.shape[-2] or self.inner[1] > self.shape[-1]:
             raise ValueError(f"inner shape {self.inner} is larger than the padded shape {self.shape[-2:]}")
-        self.offsets = _centre(self.inner, self.shape[-2:])
+        self.offsets = center_offsets(self.inner, self.shape[-2:])
         self.pruned = self.engine == "pyfftw" and self.inner[1] < self.shape[-1]
         if self.pruned:
             self._plan_fftw()
@@ -315,17 +335,18 @@ class PaddedFilter:
             self._work = works[key] = _WorkPair(self.shape, self.dtype)
         a, b = self._work.a, self._work.b
         ox, nx = self.offsets[1], self.inner[1]
-        d1, d2 = ("FFTW_" + self.first.upper()), ("FFTW_" + self.second.upper())
+        # B(y) = conj(F(conj y)): conjugate the input for a backward first transform, the output for
+        # a backward second one, and in between as _rows says. One set of forward plans serves all.
+        self._conj_in, self._conj_out = self.first == "backward", self.second == "backward"
         inplace = ("FFTW_MEASURE", "FFTW_DESTROY_INPUT")
         before = pyfftw.export_wisdom()
 
-        def plan(src, dst, axis, direction, flags, threads=_threads):
-            return pyfftw.FFTW(src, dst, axes=(axis,), direction=direction, threads=threads, flags=flags,
-                               normalise_idft=False)
+        def plan(src, dst, axis, flags, threads=_threads):
+            return pyfftw.FFTW(src, dst, axes=(axis,), direction="FFTW_FORWARD", threads=threads, flags=flags)
 
         cols_a, cols_b = a[..., :, ox:ox + nx], b[..., :, ox:ox + nx]
-        self._cols1 = plan(cols_a, cols_a, -2, d1, inplace).execute
-        self._cols2 = plan(cols_b, cols_b, -2, d2, inplace).execute
+        self._cols1 = plan(cols_a, cols_a, -2, inplace).execute
+        self._cols2 = plan(cols_b, cols_b, -2, inplace).execute
         my, mx = self.shape[-2:]
         rows = max(1, _BLOCK_BYTES // (mx * self.dtype.itemsize))
         self._blocks = []
@@ -333,25 +354,34 @@ class PaddedFilter:
             for r0 in range(0, my, rows):
                 sl = idx + (slice(r0, min(r0 + rows, my)),)
                 # Out of place, and FFTW must not scribble on A: its zero columns make the pruning exact.
-                fw = plan(a[sl], b[sl], -1, d1, ("FFTW_MEASURE",), threads=1)
-                bw = plan(b[sl], b[sl], -1, d2, inplace, threads=1)
-                self._blocks.append((sl, fw.execute, bw.execute))
+                first = plan(a[sl], b[sl], -1, ("FFTW_MEASURE",), threads=1)
+                second = plan(b[sl], b[sl], -1, inplace, threads=1)
+                self._blocks.append((sl, first.execute, second.execute))
         self._workers = min(_threads, len(self._blocks))
         self._shares = [self._blocks[t::self._workers] for t in range(self._workers)]
         a[...] = 0  # FFTW_MEASURE planning overwrote the buffers: restore the zero invariant of A
         _save_wisdom_if_changed(before)
 
     def _rows(self, h):
+        # Each block: X = F(rows); y = h * T1 (T1 = X or conj X); feed conj(y) to F if T2 is backward.
         b = self._work.b
         hb = None if h is None else np.broadcast_to(h, b.shape)
+        pre, post = self._conj_in, self._conj_out
+        if hb is None:
+            pre, post = pre != post, False  # conj(conj X) = X
 
         def run(blocks):
-            for sl, fw, bw in blocks:
-                fw()
-                if hb is not None:
+            for sl, first, second in blocks:
+                first()
+                if pre or post or hb is not None:
                     blk = b[sl]
-                    np.multiply(blk, hb[sl], out=blk)
-                bw()
+                    if pre:
+                        np.conjugate(blk, out=blk)
+                    if hb is not None:
+                        np.multiply(blk, hb[sl], out=blk)
+                    if post:
+                        np.conjugate(blk, out=blk)
+                second()
 
         if self._workers == 1:
             run(self._blocks)
@@ -360,33 +390,43 @@ class PaddedFilter:
                 pass
 
     def __call__(self, u, h=None, scale=None):
-        """Filtered, cropped field (..., ny, nx) of ``u`` (broadcastable to (..., ny, nx))."""
+        """Filtered, cropped field (..., ny, nx) of ``u`` (broadcastable to (..., ny, nx)); a new array."""
+        out = self._pruned(u, h) if self.pruned else self._plain(u, h)
+        if scale is not None:
+            out *= self.dtype.type(scale)
+        return out
+
+    def _pruned(self, u, h):
         (oy, ox), (ny, nx) = self.offsets, self.inner
-        if self.pruned:
-            a, b = self._work.a, self._work.b
-            cols = a[..., :, ox:ox + nx]
-            cols[..., :oy, :] = 0  # the in-place column pass of the previous call left data here
-            cols[..., oy + ny:, :] = 0
-            cols[..., oy:oy + ny, :] = u
-            self._cols1()
-            self._rows(h)
-            self._cols2()
+        cols = self._work.a[..., :, ox:ox + nx]
+        cols[..., :oy, :] = 0  # the in-place column pass of the previous call left data here
+        cols[..., oy + ny:, :] = 0
+        if self._conj_in:
+            np.conjugate(u, out=cols[..., oy:oy + ny, :])
         else:
-            plan = self._plan
-            b = plan.buffer
-            my, mx = self.shape[-2:]
-            if (my, mx) != (ny, nx):  # zero only the border; the window is overwritten below
-                b[..., :oy, :] = 0
-                b[..., oy + ny:, :] = 0
-                b[..., oy:oy + ny, :ox] = 0
-                b[..., oy:oy + ny, ox + nx:] = 0
-            b[..., oy:oy + ny, ox:ox + nx] = u
-            b = plan.forward(b) if self.first == "forward" else plan.backward(b)
-            if h is not None:
-                b *= h
-            b = plan.forward(b) if self.second == "forward" else plan.backward(b)
-        out = b[..., oy:oy + ny, ox:ox + nx]
-        return out.copy() if scale is None else out * self.dtype.type(scale)
+            cols[..., oy:oy + ny, :] = u
+        self._cols1()
+        self._rows(h)
+        self._cols2()
+        out = self._work.b[..., oy:oy + ny, ox:ox + nx]
+        return np.conjugate(out) if self._conj_out else out.copy()
+
+    def _plain(self, u, h):
+        (oy, ox), (ny, nx) = self.offsets, self.inner
+        plan = self._plan
+        b = plan.buffer
+        my, mx = self.shape[-2:]
+        if (my, mx) != (ny, nx):  # zero only the border; the window is overwritten below
+            b[..., :oy, :] = 0
+            b[..., oy + ny:, :] = 0
+            b[..., oy:oy + ny, :ox] = 0
+            b[..., oy:oy + ny, ox + nx:] = 0
+        b[..., oy:oy + ny, ox:ox + nx] = u
+        b = plan.forward(b) if self.first == "forward" else plan.backward(b)
+        if h is not None:
+            b *= h
+        b = plan.forward(b) if self.second == "forward" else plan.backward(b)
+        return b[..., oy:oy + ny, ox:ox + nx].copy()
 
 
 def get_padded_filter(shape, inner, dtype, first="forward", second="backward", like=None) -> PaddedFilter:

@@ -11,7 +11,7 @@ from scipy.signal import fftconvolve
 import optics4f
 from nets.models import (MODELS, Detector, SCLCClassifier, SCLCSegmenter, SpectralStack, TeacherCNN, UNet,
                          kernels_to_masks, lowpass_aperture)
-from nets.models.spectral import SpectralPool2d, padded_extent
+from nets.models.spectral import SpectralPool2d, crop_center, padded_extent
 
 
 def _set_kernels(stack, kernels):
@@ -234,3 +234,50 @@ def test_student_on_cuda_matches_cpu():
     x = torch.rand(4, 1, 16, 16, dtype=torch.float64)
     ref = st(x)
     torch.testing.assert_close(st.cuda()(x.cuda()).cpu(), ref, rtol=1e-10, atol=1e-10)
+
+
+def test_hardware_front_end_with_ideal_masks_gives_the_ideal_camera_image():
+    """The ideal stack's collapsed mask on a complex-SLM hardware 4f system (no quantisation, no noise):
+    the camera frame is the ideal intensity, inverted about the axis, times one constant."""
+    from nets.models.hardware import HardwareFrontend, default_system
+
+    torch.manual_seed(7)
+    sysd = default_system(12, 1, 5)
+    sysd["slm"]["mode"] = "complex"
+    hw = HardwareFrontend(1, 12, 1, 5, system=sysd, quantize=False)
+    grid = hw.layer.hw.geometry.padded_shape
+    st = SpectralStack(1, 12, channels=(1,), kernel_sizes=5, padded_size=grid).double()
+    hw.set_masks(st.collapse().detach())
+    x = torch.randint(0, 256, (2, 1, 12, 12)).double() / 255  # on the display's 8-bit levels
+    cam = hw(x.float()).detach().double()
+    field = st.forward_padded(x).detach()
+    inverted = torch.roll(field.abs().flip(-2, -1) ** 2, (1, 1), (-2, -1))  # index p -> M - p about M//2
+    ref = crop_center(inverted, cam.shape[-2:])
+    scale = (cam * ref).sum() / (ref * ref).sum()
+    assert scale > 0
+    assert (cam - scale * ref).norm() / cam.norm() < 1e-5
+    unflipped = crop_center(field.abs() ** 2, cam.shape[-2:])
+    assert (cam - scale * unflipped).norm() / cam.norm() > 0.1
+
+
+def test_hardware_student_trains_through_the_phase_slm():
+    from nets.checkpoint import build_model
+
+    torch.manual_seed(8)
+    cfg = {"arch": "sclc_classifier", "in_channels": 1, "image_size": [8, 8], "n_classes": 3, "channels": [2],
+           "kernel_sizes": 3, "frontend": "hardware"}
+    st = build_model(cfg)
+    assert st.frontend.detects and st.frontend.layer.config.slm.mode == "phase"
+    assert st.frontend.layer.config.slm.bit_depth == 8
+    x, y = torch.rand(6, 1, 8, 8), torch.tensor([0, 1, 2, 0, 1, 2])
+    assert st(x).shape == (6, 3)
+    torch.nn.functional.cross_entropy(st(x), y).backward()
+    assert st.frontend.layer.phase.grad.abs().sum() > 0  # gradient reaches the SLM phase
+    st.eval()
+    ref = st(x).detach().double()
+    torch.testing.assert_close(st.double()(x.double()), ref, rtol=1e-4, atol=1e-4)  # a float64 back end works
+    # the config rebuilds the same system (what a checkpoint relies on)
+    again = build_model(dict(cfg, frontend_kw={"system": st.frontend.system}))
+    assert again.frontend.system == st.frontend.system
+    with pytest.raises(ValueError, match="n_channels"):
+        build_model(dict(cfg, channels=[3], frontend_kw={"system": st.frontend.system}))

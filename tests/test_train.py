@@ -174,7 +174,6 @@ from torch.utils.data import TensorDataset
 sys.path.insert(0, {testdir!r})
 from test_train import bars
 from nets.train import train
-import torch.distributed as dist
 
 class Recording(TensorDataset):
     seen = []
@@ -223,3 +222,16 @@ def test_ddp_two_gloo_processes_keep_replicas_equal(tmp_path):
     for k, p in ref.named_parameters():
         torch.testing.assert_close(r0["params"][k], p.detach(), rtol=1e-5, atol=1e-6)
         assert not torch.equal(p, init[k]) or k.endswith("bias")  # the weights moved
+
+
+def test_hardware_student_by_kd(teacher, data, tmp_path):
+    res = train(dict(TINY, role="hardware", teacher=teacher["checkpoint"], out_dir=str(tmp_path / "hw"),
+                     model={"channels": [2], "kernel_sizes": 3}), *data)
+    assert res["model"]["frontend"] == "hardware" and res["config"]["alpha"] == 0.5
+    assert res["model"]["frontend_kw"]["system"]["slm"]["mode"] == "phase"  # the system used is recorded
+    h = res["history"]
+    assert h[-1]["train_loss"] < h[0]["train_loss"]
+    model, _ = load_model(res["checkpoint"])  # rebuilt from the recorded system
+    x = data[1].tensors[0][:4]
+    res["module"].eval()
+    torch.testing.assert_close(model(x), res["module"](x))

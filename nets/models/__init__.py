@@ -3,6 +3,7 @@
 ``MODELS`` maps the architecture names used in configs and checkpoints to classes;
 :func:`nets.checkpoint.build_model` builds one from ``{"arch": name, **kwargs}``.
 """
+from .hardware import HardwareFrontend, default_system
 from .spectral import SpectralConv2d, SpectralPool2d, SpectralStack, kernels_to_masks, lowpass_aperture
 from .student import Detector, SCLCClassifier, SCLCSegmenter
 from .teacher import TeacherCNN
@@ -16,4 +17,5 @@ MODELS = {
 }
 
 __all__ = ["MODELS", "TeacherCNN", "UNet", "SCLCClassifier", "SCLCSegmenter", "Detector",
+           "HardwareFrontend", "default_system",
            "SpectralStack", "SpectralConv2d", "SpectralPool2d", "kernels_to_masks", "lowpass_aperture"]

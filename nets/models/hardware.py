@@ -80,14 +80,25 @@ class HardwareFrontend(nn.Module):
         Accepted for the same signature as the ideal stack; a Fourier iris is
         the system's ``fourier_aperture`` and the grid its own, so these must
         stay at their defaults.
+    readout : "tiles" or "image"
+        "tiles": the camera tiles as they fall (the 4f system images x to -x,
+        and a tile holds the full (image + kernel - 1) convolution);
+        "image": each tile read out flipped back about the optical axis and
+        cropped to the image's own (H, W) window, registered pixel for pixel
+        with the input (what a per-pixel task such as segmentation needs;
+        cameras do the flip in their readout). Needs f1 = f2 and the camera
+        pitch equal to the display pitch.
     """
 
     detects = True
 
     def __init__(self, in_channels: int = 1, image_size=28, channels=(8,), kernel_sizes=5, system: dict | None = None,
                  quantize: bool = True, surrogate: str = "ste", temperature: float = 0.5, noise=None, seed=None,
-                 pool=None, pool_kind: str = "rect", padded_size=None):
+                 pool=None, pool_kind: str = "rect", padded_size=None, readout: str = "tiles"):
         super().__init__()
+        if readout not in ("tiles", "image"):
+            raise ValueError(f"readout must be 'tiles' or 'image', got {readout!r}")
+        self.readout = readout
         from optics4f.system import SystemConfig
         from optics4f.torch.layers import Hardware4fConv
 
@@ -110,6 +121,20 @@ class HardwareFrontend(nn.Module):
         self.layer = Hardware4fConv(cfg, in_channels=in_channels, quantize=quantize, surrogate=surrogate,
                                     temperature=temperature, noise=noise, seed=seed, kernel_size=k)
         self.in_channels, self.out_channels = int(in_channels), cout
+        if readout == "image":
+            th, tw = self.layer.tile_shape
+            h, w = self.image_size
+            # Inversion about the tile's centre pixel (even tiles) maps tile index j to th - j; the image
+            # pixel q sits at th//2 - h//2 + q before inversion, hence at th//2 - h//2 - 1 + q after the
+            # flip j -> th - 1 - j (tested against the ideal student, even and odd images).
+            oy, ox = th // 2 - h // 2 - 1, tw // 2 - w // 2 - 1
+            if (cfg.f1 != cfg.f2 or cfg.camera.pixel_pitch != cfg.display.pitch or th % 2 or tw % 2
+                    or min(oy, ox) < 0 or oy + h > th or ox + w > tw):
+                raise ValueError("readout='image' needs f1 == f2, camera pixel_pitch == display pitch and even "
+                                 f"tiles larger than the image; got f1={cfg.f1}, f2={cfg.f2}, camera pitch "
+                                 f"{cfg.camera.pixel_pitch}, display pitch {cfg.display.pitch}, tiles {(th, tw)}, "
+                                 f"image {(h, w)}")
+            self._crop = (oy, ox)
 
     def set_masks(self, masks):
         """Start the SLM from wanted complex Fourier masks (Cout, Cin, My, Mx) (e.g. an ideal student's
@@ -118,7 +143,11 @@ class HardwareFrontend(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layer(x)
+        frames = self.layer(x)
+        if self.readout == "tiles":
+            return frames
+        (oy, ox), (h, w) = self._crop, self.image_size
+        return frames.flip(-2, -1)[..., oy:oy + h, ox:ox + w]
 
     def extra_repr(self):
         g = self.layer.hw.geometry

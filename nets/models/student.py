@@ -131,7 +131,9 @@ class SCLCClassifier(nn.Module):
 
     def camera(self, x: torch.Tensor) -> torch.Tensor:
         """Detected image (N, Cout, H/b, W/b): what the electronics receive."""
-        return self.detector(self.frontend(x), detected=getattr(self.frontend, "detects", False))
+        out = self.detector(self.frontend(x), detected=getattr(self.frontend, "detects", False))
+        # A simulated camera keeps its own precision; the electronics follow the input's.
+        return out.to(x.dtype) if x.is_floating_point() else out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backend(self.camera(x))
@@ -160,7 +162,9 @@ class SCLCSegmenter(nn.Module):
         self.decoder = nn.Sequential(*layers)
 
     def camera(self, x: torch.Tensor) -> torch.Tensor:
-        return self.detector(self.frontend(x), detected=getattr(self.frontend, "detects", False))
+        out = self.detector(self.frontend(x), detected=getattr(self.frontend, "detects", False))
+        # A simulated camera keeps its own precision; the electronics follow the input's.
+        return out.to(x.dtype) if x.is_floating_point() else out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.decoder(self.camera(x))

@@ -1,0 +1,194 @@
+"""Hardware-aware fine-tuning: ``optics4f finetune MODEL``.
+
+Two ways to close the gap between the digital student and the simulated hardware:
+
+(a) ``frontend``: retrain the SLM frame (its phase, through the bit depth's quantisation with a
+    straight-through gradient) *and* the electronic back end through the differentiable hardware
+    model (:class:`optics4f.torch.layers.Hardware4fConv`, the same physics as the simulator),
+    by knowledge distillation from the teacher, starting from the student's exported frame;
+(b) ``backend``: keep the optics fixed (the frame a lab has built) and refit only the electronic
+    back end on camera features of the simulated bench, by KD from the teacher.
+
+Both are then evaluated the way :func:`~nets.inference.simulate.simulate` evaluates the
+student: new frames quantised by the panel, the camera with noise, the back end on the test
+split. The report gives, for each, the optical accuracy and the fraction of the
+digital-to-optical gap it recovers, (after - before) / (digital - before).
+"""
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+from .optical import HardwareSettings, OpticalStudent, auto_exposure, masks_on_grid, student_frames, \
+    student_masks, student_system
+
+__all__ = ["hardware_student", "finetune", "recovered_fraction", "MODES"]
+
+MODES = ("frontend", "backend")
+
+
+def recovered_fraction(digital: float, before: float, after: float) -> float:
+    """Share of the gap digital - before that fine-tuning recovered (nan when there is no gap)."""
+    gap = digital - before
+    return float("nan") if abs(gap) < 1e-12 else float((after - before) / gap)
+
+
+def _electronics(optical: OpticalStudent):
+    import torch
+
+    k = optical.counts_per_unit()
+    return (torch.as_tensor(optical._iy), torch.as_tensor(optical._ix), float(k[0]), float(optical.dark_counts()))
+
+
+def hardware_student(optical: OpticalStudent, backend, noise: bool):
+    """The differentiable twin (an ``nn.Module``) of ``optical``, with the back end ``backend``:
+    its SLM phase starts from the exported frame; ``frames()`` gives the frames of its phase."""
+    import torch
+    from torch import nn
+
+    from optics4f.torch.layers import Hardware4fConv
+
+    class HardwareStudent(nn.Module):
+        """Differentiable twin of an :class:`OpticalStudent`: Hardware4fConv (learnable SLM phase)
+        -> the same electronics (dark, gain K, inversion, crop, binning) -> a back end."""
+
+        def __init__(self):
+            super().__init__()
+            g = optical.geom
+            self.layer = Hardware4fConv(optical.system, in_channels=g["in_channels"], quantize=True, noise=noise,
+                                        seed=optical.system.seed, kernel_size=None)
+            masks = masks_on_grid(student_masks(optical.model), optical.hw.geometry.padded_shape)
+            self.layer.set_masks(masks)  # the exported frame, as Hardware4f.encode makes it
+            iy, ix, self.k, self.dark = _electronics(optical)
+            self.register_buffer("iy", iy, persistent=False)
+            self.register_buffer("ix", ix, persistent=False)
+            self.detector = optical.model.detector
+            self.backend = backend
+
+        def features(self, x):
+            t = (self.layer(x) - self.dark) / self.k
+            return self.detector.bin(t[..., self.iy[:, None], self.ix[None, :]])
+
+        def forward(self, x):
+            return self.backend(self.features(x))
+
+        def frames(self):
+            """SLM frames (Cin, *slm.resolution) of the trained phase."""
+            slm = optical.system.slm
+            with torch.no_grad():
+                return slm.phase_to_gray(self.layer.phase.detach().double().cpu().numpy(), optical.system.wavelength)
+
+    return HardwareStudent()
+
+
+def _kd_epochs(params, forward, teacher, x_all, y_all, epochs, lr, batch_size, seed, T=10.0, alpha=0.5):
+    import torch
+
+    from nets.kd import kd_loss
+
+    opt = torch.optim.Adam(params, lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        perm = torch.randperm(len(x_all), generator=g)
+        for s in range(0, len(perm), batch_size):
+            idx = perm[s:s + batch_size]
+            x, y = x_all[idx], y_all[idx]
+            with torch.no_grad():
+                t = teacher(x) if teacher is not None else None
+            loss = kd_loss(forward(idx, x), t, y, T=T, alpha=alpha if teacher is not None else 0.0)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+
+def _accuracy(optical: OpticalStudent, images, labels, batch_size=200) -> float:
+    correct = 0
+    for s in range(0, len(images), batch_size):
+        logits, _ = optical(images[s:s + batch_size])
+        correct += int((logits.argmax(1) == labels[s:s + batch_size]).sum())
+    return correct / max(len(images), 1)
+
+
+def finetune(model=None, teacher=None, *, modes=MODES, settings: HardwareSettings | None = None, dataset=None,
+             train_limit: int | None = None, limit: int | None = None, epochs: int = 1, lr: float = 1e-2,
+             frontend_lr: float = 2e-2, batch_size: int = 64, seed: int = 0, calibration_images: int = 64) -> dict:
+    """Fine-tune a student for the simulated hardware (module docstring); returns a report dict:
+    ``digital_accuracy``, ``optical_accuracy`` (before), and per mode ``<mode>_accuracy`` and
+    ``<mode>_recovered`` (fraction of the gap), plus ``config``. ``_models``: the tuned
+    (OpticalStudent) per mode, not JSON."""
+    import torch
+
+    from nets.checkpoint import load_model
+
+    from .simulate import DEFAULT_MODEL, DEFAULT_TEACHER, _dataset, load_student
+
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise ValueError(f"modes must be a non-empty subset of {MODES}, got {list(modes)}")
+    t0 = time.perf_counter()
+    settings = settings or HardwareSettings()
+    torch.manual_seed(seed)
+    student, cfg = load_student(model or DEFAULT_MODEL)
+    teacher_path = teacher
+    if teacher_path is None:  # the embedded student's teacher ships with it; else the one it was trained with
+        recorded = cfg.get("train", {}).get("teacher")
+        teacher_path = DEFAULT_TEACHER if model is None else recorded
+        if teacher_path is not None and not Path(teacher_path).is_file():
+            raise FileNotFoundError(f"the teacher {str(teacher_path)!r} recorded in the model's config does not exist; "
+                                    "pass teacher=PATH (CLI --teacher)")
+    t_model = None
+    if teacher_path is not None:
+        t_model, _ = load_model(teacher_path)
+        t_model.requires_grad_(False)
+    test, _ = _dataset(cfg, "test", limit, dataset)
+    train, _ = _dataset(cfg, "train", train_limit, dataset)
+    calib_x = train.tensors[0][:calibration_images]
+    xs, ys = test.tensors
+    xt, yt = train.tensors
+
+    system = student_system(student, settings)
+    frames, scale = student_frames(student, system)
+    base = OpticalStudent(student, system, frames, scale)
+    auto_exposure(base, calib_x, settings.exposure_fill)
+    with torch.no_grad():
+        digital = float((student(xs).argmax(1) == ys).float().mean())
+    before = _accuracy(base, xs, ys)
+    res = {"digital_accuracy": digital, "optical_accuracy": before, "n_images": int(len(xs)),
+           "n_train_images": int(len(xt)), "teacher": None if teacher_path is None else str(teacher_path)}
+    res["_models"] = {}
+
+    if "backend" in modes:
+        # (b) features of the fixed bench (with noise), computed once; BatchNorm statistics re-estimated.
+        feats = torch.cat([base.features(base.tiles(base.camera_frame(xt[s:s + 200])))
+                           for s in range(0, len(xt), 200)])
+        tuned = copy.deepcopy(student)
+        tuned.backend.train()
+        _kd_epochs(tuned.backend.parameters(), lambda idx, x: tuned.backend(feats[idx]), t_model, xt, yt,
+                   epochs, lr, batch_size, seed)
+        tuned.eval()
+        opt_b = OpticalStudent(tuned, system, frames, scale)
+        opt_b.set_exposure(system.camera.exposure_time)
+        res["backend_accuracy"] = _accuracy(opt_b, xs, ys)
+        res["backend_recovered"] = recovered_fraction(digital, before, res["backend_accuracy"])
+        res["_models"]["backend"] = opt_b
+
+    if "frontend" in modes:
+        # (a) SLM phase and back end trained through the differentiable hardware model.
+        tuned = copy.deepcopy(student)
+        hs = hardware_student(base, tuned.backend, noise=settings.noise)
+        hs.train()
+        params = [{"params": [hs.layer.phase], "lr": frontend_lr}, {"params": tuned.backend.parameters()}]
+        _kd_epochs(params, lambda idx, x: hs(x), t_model, xt, yt, epochs, lr, batch_size, seed)
+        hs.eval()
+        tuned.eval()
+        opt_a = OpticalStudent(tuned, system, hs.frames(), scale)
+        res["frontend_accuracy"] = _accuracy(opt_a, xs, ys)
+        res["frontend_recovered"] = recovered_fraction(digital, before, res["frontend_accuracy"])
+        res["_models"]["frontend"] = opt_a
+
+    res["config"] = {"model": str(model or DEFAULT_MODEL), "modes": list(modes), "hardware": settings.to_dict(),
+                     "epochs": epochs, "lr": lr, "frontend_lr": frontend_lr, "batch_size": batch_size, "seed": seed,
+                     "exposure_time": system.camera.exposure_time}
+    res["seconds"] = time.perf_counter() - t0
+    return res

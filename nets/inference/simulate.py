@@ -1,0 +1,246 @@
+"""Simulated optical inference of a saved student: ``optics4f simulate MODEL``.
+
+:func:`simulate` runs a test set through the hardware 4f simulator using SLM frames *read back
+from exported files* (``nets.export.read_export``), never the float weights:
+
+* given an export folder (``frames=DIR``, from ``optics4f export``), its frames, panel, geometry
+  and layout are used, with the camera, noise and misalignments of ``settings``;
+* given only the model, the student's collapsed masks are first exported (tiled, double phase,
+  PNG + HDF5 sidecar, ``nets.export.write_export``) into a temporary folder for the system of
+  :func:`~nets.inference.optical.student_system`, then read back the same way. (An ideal complex
+  SLM, ``slm_mode="complex"``, the reference without panel errors, has no frame files: its
+  masks are used in memory.)
+
+The camera exposure is set on calibration images from the *training* split (auto exposure,
+``settings.exposure_fill`` of the full well on the brightest pixel), as a lab does; the test
+images are used only for the accuracy. The digital (ideal) accuracy is the student's own
+forward pass on the same images. Segmentation students report mean IoU alongside pixel accuracy.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .optical import HardwareSettings, OpticalStudent, auto_exposure, student_frames, student_system
+
+__all__ = ["simulate", "load_student", "export_student", "optical_from_export", "load_calibrations", "DEFAULT_MODEL",
+           "DEFAULT_TEACHER", "run_dataset"]
+
+PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"
+#: The embedded default student (MNIST-5k) and its teacher.
+DEFAULT_MODEL = PRETRAINED / "student.pt"
+DEFAULT_TEACHER = PRETRAINED / "teacher.pt"
+
+
+def load_student(path):
+    """(model, config) of a student checkpoint, with a clear error for anything else."""
+    from nets.checkpoint import load_model
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file {str(path)!r} does not exist; give a student checkpoint (model.pt from "
+                                "`optics4f train student`), or no MODEL for the embedded default")
+    try:
+        model, cfg = load_model(path)
+    except Exception as e:  # noqa: BLE001 - torch/pickle/JSON errors all mean "not a model file"
+        raise ValueError(f"{str(path)!r} is not a readable optics4f model checkpoint: {e}") from None
+    return model, cfg
+
+
+def export_student(model, system, out_dir, force: bool = False):
+    """Export the student's tiled, encoded frames for ``system`` into ``out_dir`` (PNG + sidecar);
+    returns the manifest path. Used when :func:`simulate` is given a model only."""
+    from nets.export.bundle import write_export
+
+    frames, scale = student_frames(model, system)
+    enc = system.effective_encoding
+    phase = None
+    if system.slm.mode == "phase":
+        phase = system.slm.gray_to_phase(frames, system.wavelength)
+    channels = [{"out_channel": None, "in_channel": i} for i in range(frames.shape[0])]
+    return write_export(out_dir, frames=frames, config=system, scale=scale.astype(np.complex128), channels=channels,
+                        tiled=True, encoding=enc, phase=phase, settings={"source": "nets.inference.simulate"},
+                        force=force)
+
+
+def _with_settings(config, settings: HardwareSettings):
+    """The exported system with the simulated camera, misalignments and seed of ``settings``."""
+    from optics4f.system import SystemConfig
+
+    d = config.to_dict()
+    n = tuple(d["grid_shape"])
+    d["camera"] = settings.camera_dict(n, d["display"]["pitch"] * d["f2"] / d["f1"])
+    d["misalignment"] = dict(d.get("misalignment") or {}, slm_shift=tuple(settings.slm_shift),
+                             slm_rotation=float(settings.slm_rotation),
+                             fourier_defocus=float(settings.fourier_defocus))
+    d["seed"] = int(settings.seed)
+    return SystemConfig.from_dict(d)
+
+
+def load_calibrations(paths) -> list:
+    """``calib.Calibration`` objects from HDF5 files (``calib.base.load``)."""
+    if not paths:
+        return []
+    from calib.base import load
+
+    return [load(p) for p in paths]
+
+
+def optical_from_export(model, bundle, settings: HardwareSettings, calibrations=()) -> OpticalStudent:
+    """An :class:`OpticalStudent` running the frames of an export bundle (``read_export``), on its
+    system with the camera and misalignments of ``settings`` and the ``calibrations`` applied."""
+    if not bundle.tiled:
+        raise ValueError("the simulator runs tiled exports (one frame per input channel, output channels tiled "
+                         "on the camera); export with the tiled layout")
+    order = np.argsort([c["in_channel"] for c in bundle.channels])
+    system = _with_settings(bundle.config, settings)
+    if calibrations:
+        from calib.base import apply_all
+
+        system = apply_all(system, list(calibrations))
+    return OpticalStudent(model, system, bundle.frames[order], np.abs(np.asarray(bundle.scale)[order]))
+
+
+def _dataset(cfg: dict, split: str, limit, dataset=None):
+    from nets.data import load_dataset
+
+    tr = cfg.get("train", {})
+    name = dataset or tr.get("dataset", "mnist5k")
+    kw = {"size": tr.get("image_size"), "seed": tr.get("seed", 0)}
+    if tr.get("pad") is not None:
+        kw["pad"] = tr["pad"]
+    if limit is not None:
+        kw["limit"] = int(limit)
+    return load_dataset(name, split, **kw), name
+
+
+def run_dataset(optical: OpticalStudent, images, batch_size: int = 100, progress: bool = False):
+    """(optical logits, digital logits, first batch's camera tiles) over a dataset (torch tensors)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    opt, dig, first = [], [], None
+    for s in tqdm(range(0, len(images), batch_size), disable=not progress, desc="optical inference", leave=False):
+        x = images[s:s + batch_size]
+        logits, tiles = optical(x)
+        with torch.no_grad():
+            dig.append(optical.model(x))
+        opt.append(logits)
+        if first is None:
+            first = tiles
+    return torch.cat(opt), torch.cat(dig), first
+
+
+def simulate(model=None, *, frames=None, settings: HardwareSettings | None = None, dataset=None,
+             split: str = "test", limit: int | None = None, calibration_images: int = 64, batch_size: int = 100,
+             calibrations=(), progress: bool = False) -> dict:
+    """Digital vs simulated optical accuracy of a student on a dataset split.
+
+    Parameters
+    ----------
+    model : path of a student checkpoint (default: the embedded MNIST-5k student)
+    frames : export folder or manifest (``optics4f export``); None: export the model to a temporary folder
+    settings : HardwareSettings (camera, noise, SLM bits, misalignments)
+    dataset : dataset name or folder (default: the one the model was trained on)
+    split, limit : evaluation split and number of images (None: all)
+    calibration_images : training images used for the auto exposure
+    calibrations : ``calib.Calibration`` objects (or HDF5 paths) applied in order to the system
+        (SLM LUT, flatness, ...) before the frames are made and rendered
+
+    Returns a dict: ``digital_accuracy``, ``optical_accuracy``, ``difference`` (optical - digital),
+    ``n_images``, ``confusion`` (optical, rows true / columns predicted), ``confusion_digital``,
+    ``classes``, for segmentation ``digital_miou`` / ``optical_miou``, ``config`` (everything used)
+    and, not JSON, ``_optical`` (the OpticalStudent), ``_images``, ``_tiles`` for the figures.
+    """
+    import torch
+
+    from nets.export.bundle import read_export
+
+    from .report import confusion_matrix, mean_iou
+
+    t0 = time.perf_counter()
+    settings = settings or HardwareSettings()
+    model_path = Path(model) if model is not None else DEFAULT_MODEL
+    student, cfg = load_student(model_path)
+    task = cfg.get("train", {}).get("task", "classify")
+    test, ds_name = _dataset(cfg, split, limit, dataset)
+    calib, _ = _dataset(cfg, "train", calibration_images, dataset)
+    cals = [c if hasattr(c, "apply_to_config") else load_calibrations([c])[0] for c in calibrations]
+    if frames is None:
+        system = student_system(student, settings)
+        if cals:
+            from calib.base import apply_all
+
+            system = apply_all(system, cals)
+        if system.slm.mode == "complex":  # the ideal reference modulator has no frame files
+            optical = OpticalStudent(student, system, *student_frames(student, system))
+            frames_source, encoding, export_settings = "in memory (an ideal complex SLM has no frame files)", \
+                "direct", {}
+        else:
+            with tempfile.TemporaryDirectory(prefix="optics4f-export-") as tmp:
+                manifest = export_student(student, system, Path(tmp) / "export")
+                bundle = read_export(manifest)
+            frames_source = "exported to a temporary folder and read back"
+    else:
+        bundle = read_export(frames)
+        frames_source = str(frames)
+        _check_source(bundle, model_path)
+    if frames is not None or system.slm.mode != "complex":
+        optical = optical_from_export(student, bundle, settings, cals)
+        encoding, export_settings = bundle.encoding, bundle.settings
+    exposure = auto_exposure(optical, calib.tensors[0], settings.exposure_fill)
+    images, labels = test.tensors
+    opt, dig, tiles = run_dataset(optical, images, batch_size, progress)
+    n_classes = int(opt.shape[1])
+    p_opt, p_dig = opt.argmax(1), dig.argmax(1)
+    res = {"task": task, "n_images": int(len(images)), "dataset": ds_name, "split": split,
+           "digital_accuracy": float((p_dig == labels).float().mean()),
+           "optical_accuracy": float((p_opt == labels).float().mean())}
+    res["difference"] = res["optical_accuracy"] - res["digital_accuracy"]
+    res["agreement"] = float((p_opt == p_dig).float().mean())
+    if task == "segment":
+        res["digital_miou"] = mean_iou(p_dig, labels, n_classes)
+        res["optical_miou"] = mean_iou(p_opt, labels, n_classes)
+    else:
+        res["confusion"] = confusion_matrix(labels, p_opt, n_classes).tolist()
+        res["confusion_digital"] = confusion_matrix(labels, p_dig, n_classes).tolist()
+    res["classes"] = list(getattr(test, "classes", [str(k) for k in range(n_classes)]))
+    sysd = optical.system.to_dict()
+    res["config"] = {"model": str(model_path), "frames": frames_source, "hardware": settings.to_dict(),
+                     "calibrations": [str(getattr(c, "kind", c)) for c in cals],
+                     "exposure_time": exposure, "calibration_images": int(len(calib)),
+                     "encoding": encoding, "export_settings": _jsonable(export_settings),
+                     "system": _jsonable(sysd), "model_config": cfg}
+    res["seconds"] = time.perf_counter() - t0
+    res["_optical"], res["_images"], res["_tiles"], res["_labels"] = optical, images, tiles, labels
+    return res
+
+
+def _check_source(bundle, model_path: Path):
+    """Refuse frames exported from another model file (the manifest records its sha256)."""
+    from nets.export.sidecar import sha256
+
+    want = (bundle.settings or {}).get("model_sha256")
+    if want and sha256(model_path) != want:
+        raise ValueError(f"the frames in {str(bundle.folder)!r} were exported from {bundle.settings.get('model')!r}, "
+                         f"not from {str(model_path)!r} (sha256 differs); give the model they came from")
+
+
+def _jsonable(v):
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return f"array{list(v.shape)}" if v.size > 16 else v.tolist()
+    if isinstance(v, (np.generic,)):
+        return v.item()
+    if dataclasses.is_dataclass(v):
+        return _jsonable(dataclasses.asdict(v))
+    if isinstance(v, Path):
+        return str(v)
+    return v

@@ -1,0 +1,142 @@
+"""The KD results table script (tiny run: schema and names only, no accuracy assertions) and the
+model selection it relies on in nets.train (select on the validation split, test once at the end)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from nets.checkpoint import load_model
+from nets.train import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bars(n, seed, size=12):
+    """3 classes: a bright bar at one of three heights on a noisy background."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 3
+    x = torch.rand(n, 1, size, size, generator=g) * 0.6
+    for k in range(3):
+        x[y == k, 0, 1 + 4 * k:3 + 4 * k, 2:10] += 0.4
+    return TensorDataset(x.clamp(0, 1), y)
+
+
+class Counting(TensorDataset):
+    """A dataset that counts how many samples were read from it."""
+
+    reads = 0
+
+    def __getitem__(self, i):
+        type(self).reads += 1
+        return super().__getitem__(i)
+
+
+def test_kd_table_tiny_run_writes_the_records(tmp_path):
+    out = tmp_path / "kd.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "kd_table.py"), "--json", str(out), "--work", str(tmp_path / "w"),
+           "--teacher-epochs", "1", "--student-epochs", "1", "--hardware-epochs", "1", "--max-steps", "1",
+           "--train-limit", "16", "--eval-limit", "8", "--seg-size", "12", "--threads", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = json.loads(out.read_text())
+    assert isinstance(records, list)
+    got = [(r["dataset"], r["row"], r["metric"]) for r in records]
+    want = [("mnist5k", row, "accuracy") for row in ("teacher", "baseline", "kd", "kd_hardware")]
+    want += [("synthetic-seg", row, "iou") for row in ("teacher", "baseline", "kd", "kd_hardware")]
+    assert got == want
+    for r in records:
+        assert {"dataset", "row", "metric", "value", "seconds"} <= set(r)
+        assert isinstance(r["value"], float) and 0.0 <= r["value"] <= 1.0
+        assert isinstance(r["seconds"], float) and r["seconds"] > 0
+        assert r["epochs"] == 1 and r["selected_epoch"] == 1
+    # the hardware row ran through the 8-bit phase SLM and the 10-bit noisy camera
+    _, cfg = load_model(tmp_path / "w" / "mnist5k" / "kd_hardware" / "model.pt")
+    system = cfg["model"]["frontend_kw"]["system"]
+    assert system["slm"]["mode"] == "phase" and system["slm"]["bit_depth"] == 8
+    cam = system["camera"]
+    assert cam["bit_depth"] == 10 and cam["noise"] and cam["read_noise"] > 0
+    assert "| mnist5k | kd_hardware | accuracy |" in proc.stdout
+    _, cfg = load_model(tmp_path / "w" / "synthetic-seg" / "kd_hardware" / "model.pt")
+    assert cfg["model"]["frontend_kw"]["readout"] == "image"  # registered with the masks
+
+
+@pytest.fixture(scope="module")
+def selected_run(tmp_path_factory):
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("sel")
+    test = bars(30, 2)
+    Counting.reads = 0
+    test_set = Counting(*test.tensors)
+    cfg = dict(role="baseline", epochs=4, batch_size=8, lr=3e-2, progress=False, device="cpu", select="best",
+               model={"channels": [2], "kernel_sizes": 3}, out_dir=str(out))
+    res = train(cfg, bars(48, 0), bars(30, 1), test_set)
+    return res, test, test_set, bars(30, 1)
+
+
+def test_best_epoch_on_validation_is_kept(selected_run):
+    res, _, _, val = selected_run
+    accs = [r["eval_acc"] for r in res["history"]]
+    assert res["selected_epoch"] == accs.index(max(accs)) + 1  # first epoch reaching the best val accuracy
+    assert res["selected"] == res["history"][res["selected_epoch"] - 1]
+    model, _ = load_model(res["checkpoint"])
+    x, y = val.tensors
+    with torch.no_grad():
+        logits = model(x)
+    assert (logits.argmax(1) == y).double().mean().item() == pytest.approx(res["selected"]["eval_acc"], abs=1e-12)
+    ce = torch.nn.functional.cross_entropy(logits, y).item()
+    assert ce == pytest.approx(res["selected"]["eval_loss"], rel=1e-5)
+
+
+def test_test_split_is_read_once_after_training(selected_run):
+    res, test, _, _ = selected_run
+    assert Counting.reads == len(test)  # one pass, at the end: never during training or selection
+    model, _ = load_model(res["checkpoint"])
+    x, y = test.tensors
+    with torch.no_grad():
+        acc = (model(x).argmax(1) == y).double().mean().item()
+    assert res["test"]["acc"] == pytest.approx(acc, abs=1e-12)
+    js = json.loads((Path(res["out_dir"]) / "metrics.json").read_text())
+    assert js["selected_epoch"] == res["selected_epoch"] and js["test"]["acc"] == res["test"]["acc"]
+
+
+def test_selection_on_the_test_split_is_refused():
+    assert TrainConfig().eval_split == "val" and TrainConfig().test_split == "test"
+    with pytest.raises(ValueError, match="tunes on the test split"):
+        TrainConfig(select="best", eval_split="test")
+    with pytest.raises(ValueError, match="select"):
+        TrainConfig(select="max")
+    TrainConfig(select="last", eval_split="test")  # reporting the last epoch on test is no selection
+
+
+@pytest.mark.parametrize("size", [12, 11])
+def test_hardware_image_readout_registers_with_the_ideal_student(size):
+    """readout='image' (used by the hardware segmentation row): with the ideal stack's collapsed masks on a
+    complex SLM (no quantisation, no noise) the frame is the ideal student's camera image, not inverted, not
+    shifted, times one constant."""
+    from nets.models.hardware import HardwareFrontend, default_system
+    from nets.models.spectral import SpectralStack
+
+    torch.manual_seed(3)
+    sysd = default_system(size, 1, 5)
+    sysd["slm"]["mode"] = "complex"
+    hw = HardwareFrontend(1, size, 1, 5, system=sysd, quantize=False, readout="image")
+    grid = hw.layer.hw.geometry.padded_shape
+    st = SpectralStack(1, size, channels=(1,), kernel_sizes=5, padded_size=grid).double()
+    hw.set_masks(st.collapse().detach())
+    x = torch.randint(0, 256, (2, 1, size, size)).double() / 255  # on the display's 8-bit levels
+    cam = hw(x.float()).detach().double()
+    ref = st(x).detach().abs() ** 2  # the ideal front end's (H, W) window, upright
+    assert cam.shape == ref.shape == (2, 1, size, size)
+    scale = (cam * ref).sum() / (ref * ref).sum()
+    assert scale > 0 and (cam - scale * ref).norm() / cam.norm() < 1e-5
+    for shift in ((0, 1), (1, 0)):  # one pixel off, or inverted, is far from it
+        assert (cam - scale * torch.roll(ref, shift, (-2, -1))).norm() / cam.norm() > 0.05
+    assert (cam - scale * ref.flip(-2, -1)).norm() / cam.norm() > 0.05
+    with pytest.raises(ValueError, match="readout"):
+        HardwareFrontend(1, size, 1, 5, system=sysd, readout="flipped")
