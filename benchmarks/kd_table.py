@@ -54,7 +54,7 @@ EXPOSURE_FILL = 0.5  # brightest pixels (99.9th percentile) of the initial stude
 PRESETS = {
     "mnist5k": {
         "task": "classify", "dataset": "mnist5k", "image_size": None, "batch_size": 64,
-        "teacher": {"epochs": 8, "lr": 1e-3, "model": {}},
+        "teacher": {"epochs": 20, "lr": 1e-3, "model": {}},
         "student": {"epochs": 12, "lr": 3e-3, "T": 10.0, "alpha": 0.5,
                     "model": {"channels": [8], "kernel_sizes": 7, "pool": 2, "binning": 2}},
         "hardware": {"epochs": 4, "lr": 3e-3, "T": 10.0, "alpha": 0.5,

@@ -355,10 +355,17 @@ class DyadicMLP:
         right shift) after each ReLU.
     scale : "row" or "layer"
         Scale exponent per output row or per layer.
+    calibration : (n, in) float array, optional
+        Typical inputs (e.g. training camera images, in input units). When given, each
+        layer's bias is corrected so that the approximated network's mean output over them
+        equals the float network's: ``b_hat = b + W mean(h) - W_hat mean(h_hat)`` (h: the
+        layer's input in the float network, h_hat: in the approximated one). Weight errors
+        times a large common input offset otherwise shift every output alike (bias
+        correction, as in data-free quantisation, Nagel et al., ICCV 2019).
     """
 
     def __init__(self, weights, biases=None, terms: int = 2, shift_bits: int = 8,
-                 input_frac_bits: int = 8, hidden_frac_bits: int = 8, scale: str = "row"):
+                 input_frac_bits: int = 8, hidden_frac_bits: int = 8, scale: str = "row", calibration=None):
         if len(weights) == 0:
             raise ValueError("weights must list at least one layer")
         biases = [None] * len(weights) if biases is None else list(biases)
@@ -369,6 +376,11 @@ class DyadicMLP:
         self.layers: list[DyadicWeights] = []
         self.bias_int: list[np.ndarray] = []
         frac = self.input_frac_bits
+        h = h_hat = None
+        if calibration is not None:
+            h = h_hat = np.atleast_2d(np.asarray(calibration, dtype=np.float64))
+            if not np.all(np.isfinite(h)):
+                raise ValueError("calibration contains NaN or Inf")
         for i, (w, b) in enumerate(zip(weights, biases)):
             if isinstance(w, DyadicWeights):  # already approximated (e.g. by allocate_terms)
                 d, w = w, w.m
@@ -385,7 +397,19 @@ class DyadicMLP:
             b = np.zeros(w.shape[0]) if b is None else np.asarray(b, dtype=np.float64).reshape(-1)
             if b.shape != (w.shape[0],):
                 raise ValueError(f"biases[{i}] must have {w.shape[0]} entries, got {b.size}")
-            self.bias_int.append(np.rint(np.ldexp(b, -(d.exponent - frac))).astype(np.int64))
+            w_float = w.astype(np.float64) if not isinstance(weights[i], DyadicWeights) else None
+            b_used = b
+            if h is not None:
+                if h.shape[1] != w.shape[1]:
+                    raise ValueError(f"calibration has {h.shape[1]} features, layer {i} takes {w.shape[1]}")
+                w_hat = d.to_float()
+                w_ref = w_hat if w_float is None else w_float
+                b_used = b + w_ref @ h.mean(axis=0) - w_hat @ h_hat.mean(axis=0)
+            self.bias_int.append(np.rint(np.ldexp(b_used, -(d.exponent - frac))).astype(np.int64))
+            if h is not None and i + 1 < len(weights):
+                b_hat = np.ldexp(self.bias_int[-1].astype(np.float64), d.exponent - frac)
+                h = np.maximum(h @ w_ref.T + b, 0.0)
+                h_hat = np.maximum(h_hat @ w_hat.T + b_hat, 0.0)
             self.layers.append(d)
             frac = self.hidden_frac_bits
 

@@ -278,3 +278,22 @@ def test_single_sample_and_negative_input_frac_bits():
     acc, e = net.forward_int(x)
     assert acc.shape == (3,)
     np.testing.assert_array_equal(np.ldexp(acc.astype(float), e), net.forward_float(x[None])[0])
+
+
+def test_bias_correction_removes_the_mean_output_error():
+    # Camera images ride on a large common offset: weight errors times the offset shift
+    # every output; the corrected biases cancel that on average.
+    rng, ws, bs = _mlp_case(12, n_in=50, n_hidden=16, n_out=4)
+    x = 100.0 + rng.normal(size=(400, 50))
+    h = np.maximum(x @ ws[0].T + bs[0], 0)
+    ref = h @ ws[1].T + bs[1]
+    plain = DyadicMLP(ws, bs, terms=2, input_frac_bits=4, hidden_frac_bits=4)
+    fixed = DyadicMLP(ws, bs, terms=2, input_frac_bits=4, hidden_frac_bits=4, calibration=x)
+    xq = quantize_input(x, 4)
+    err_plain = np.abs(np.mean(plain.logits(xq) - ref, axis=0))
+    err_fixed = np.abs(np.mean(fixed.logits(xq) - ref, axis=0))
+    assert np.max(err_plain) > 1.0  # the uncorrected offset error is large ...
+    assert np.max(err_fixed) < 0.05 * np.max(err_plain)  # ... and the correction removes it
+    np.testing.assert_array_equal(fixed.logits(xq), fixed.forward_float(xq))  # still exact
+    with pytest.raises(ValueError, match="calibration"):
+        DyadicMLP(ws, bs, calibration=x[:, :10])

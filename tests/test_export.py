@@ -138,7 +138,7 @@ def test_two_input_channels_frame_layout(tmp_path, rng):
     m1, _ = _masks(rng, cout=2)
     m2, _ = _masks(rng, cout=2)
     masks = np.concatenate([m1, 0.5 * m2], axis=1)  # (2, 2, M, M)
-    slm = slm_preset("santec-slm-200", resolution=(72, 76))  # one mask period: 2 x 36 pixels
+    slm = slm_preset("santec-slm-200", resolution=(144, 152))  # one mask period: 4 x 36 pixels (f1 factor 4)
     cfg = export_system(slm, (16, 16), (18, 18), 2, tiled=True)
     export_masks(masks, tmp_path / "t", cfg)
     b = read_export(tmp_path / "t")
@@ -161,12 +161,12 @@ def test_two_input_channels_frame_layout(tmp_path, rng):
                                 dict(design_wavelength=633e-9), dict(lut="measured"), dict(flatness="map")])
 def test_frames_reproduce_phase_within_one_gray_level(tmp_path, rng, kw):
     kw = dict(kw)
-    res = (40, 48)
+    res = (80, 96)  # one mask period at the default double-phase f1 (4x the minimum) is 72 pixels
     if kw.get("lut") == "measured":
         kw["lut"] = -2.1 * np.pi * (np.arange(256) / 255) ** 1.2
     if kw.get("flatness") == "map":
         yy, xx = np.mgrid[:res[0], :res[1]]
-        kw["flatness"] = 0.002 * ((yy - 20) ** 2 + (xx - 24) ** 2)  # rad, a defocus-like panel shape
+        kw["flatness"] = 0.0005 * ((yy - 40) ** 2 + (xx - 48) ** 2)  # rad, a defocus-like panel shape
     slm = slm_preset("holoeye-pluto-2", resolution=res, **kw)
     masks, _ = _masks(rng, cout=2)
     cfg = export_system(slm, (16, 16), (18, 18), 2, tiled=False)
@@ -242,7 +242,7 @@ def test_export_model_uses_collapsed_masks(tmp_path):
 
 def test_existing_output_refused_and_force_replaces(tmp_path, rng):
     masks, _ = _masks(rng)
-    slm = slm_preset("holoeye-pluto-2", resolution=(40, 48))
+    slm = slm_preset("holoeye-pluto-2", resolution=(80, 96))
     cfg = export_system(slm, (16, 16), (18, 18), 2, tiled=False)
     out = tmp_path / "o"
     export_masks(masks, out, cfg, formats=["png", "bmp"])
@@ -283,7 +283,7 @@ def test_failed_write_leaves_nothing(tmp_path, rng, monkeypatch):
     from nets.export import bundle
 
     masks, _ = _masks(rng, cout=1)
-    cfg = export_system(slm_preset("holoeye-pluto-2", resolution=(40, 48)), (16, 16), (18, 18), 1)
+    cfg = export_system(slm_preset("holoeye-pluto-2", resolution=(80, 96)), (16, 16), (18, 18), 1)
 
     def boom(*a, **k):
         raise OSError("disk full")
@@ -296,7 +296,7 @@ def test_failed_write_leaves_nothing(tmp_path, rng, monkeypatch):
 
 def test_tampered_file_fails_checksum(tmp_path, rng):
     masks, _ = _masks(rng, cout=1)
-    cfg = export_system(slm_preset("holoeye-pluto-2", resolution=(40, 48)), (16, 16), (18, 18), 1)
+    cfg = export_system(slm_preset("holoeye-pluto-2", resolution=(80, 96)), (16, 16), (18, 18), 1)
     export_masks(masks, tmp_path / "o", cfg)
     p = tmp_path / "o" / "frame_000.png"
     from nets.export.formats import read_png, write_png

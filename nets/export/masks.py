@@ -185,8 +185,10 @@ def check_panel_geometry(*, extent: float, kernel_pitch: float, panel_shape, pan
 
 def default_f1_factor(encoding: str) -> int:
     """How many times the smallest unaliased f1 the default geometry uses: double phase and Lee need room
-    for their unwanted terms (at lambda f2 / (2 p) and the zero order, see optics4f.devices.encoding)."""
-    return {"double_phase": 2, "lee": 8}.get(encoding, 1)
+    for their unwanted terms (at lambda f2 / (2 p) and the zero order, see optics4f.devices.encoding).
+    Double phase at 2x left the far term's tails on the camera tiles (33 % feature error on the embedded
+    student, 0.81 optical vs 0.95 digital); 4x brings that to about 1 %."""
+    return {"double_phase": 4, "lee": 8}.get(encoding, 1)
 
 
 def resolve_encoding(encoding: str, mode: str) -> str:
