@@ -14,9 +14,11 @@ For each N (default 512, 1024, 2048, 4096) and dtype (complex64, complex128) it 
   the persistent FFT work buffers (two padded fields per shape, created by the first call; the
   "cold" column shows the peak of a call that has to create them);
 * with diffractsim installed, the time of ``MonochromaticField.propagate(z)`` (its angular
-  spectrum method, NumPy backend, complex128) on the same N, extent and z. diffractsim does
-  not pad (a circular convolution on N x N), so it does less arithmetic than the padded
-  propagation it is compared with.
+  spectrum method, NumPy backend, complex128) on the same N, extent and z, timed in its own
+  interleaved rounds with the complex128 floor and our ASM (its record's ratio is to that
+  floor; the target check compares the two ratios). diffractsim does not pad (a circular
+  convolution on N x N), so it does less arithmetic than the padded propagation it is
+  compared with.
 
 Targets (issue 2): ASM <= 1.3x and 4f <= 2.6x the floor at N >= 1024, peak <= 4 padded fields,
 faster than diffractsim at every N.
@@ -129,8 +131,9 @@ def _run_case(n, dtype, budget, ds, rng):
         ds_prop()  # warm-up, and sizes the repeats
         t_ds = time.perf_counter() - t0
         ds_reps = min(DIFFRACTSIM_MAX_REPEATS, repeats_for(t_ds + floor, budget))
-        pair = {floor_engine: floors[floor_engine], "diffractsim_asm": ds_prop}
-        med_ds = interleaved_medians(pair, ds_reps, warmup=0)
+        # Own rounds (diffractsim is slow at large N), with the floor and our ASM in the same rounds.
+        trio = {floor_engine: floors[floor_engine], "asm": candidates["asm"], "diffractsim_asm": ds_prop}
+        med_ds = interleaved_medians(trio, ds_reps, warmup=0)
         peak_ds = traced_peak_bytes(ds_prop) / unit
         rec = dict(case="diffractsim_asm", n=n, dtype="complex128", seconds=med_ds["diffractsim_asm"],
                    floor_seconds=med_ds[floor_engine], ratio=med_ds["diffractsim_asm"] / med_ds[floor_engine],
@@ -138,7 +141,7 @@ def _run_case(n, dtype, budget, ds, rng):
         records.append(rec)
         lines.append(f"    {'diffractsim_asm':16s} {rec['seconds'] * 1e3:10.2f} ms  ratio {rec['ratio']:5.2f}  "
                      f"peak {peak_ds:.2f} fields ({ds_reps} rounds, floor {rec['floor_seconds'] * 1e3:.2f} ms)"
-                     f"  -> optics4f ASM {rec['seconds'] / records[0]['seconds']:.1f}x faster")
+                     f"  -> optics4f ASM {med_ds['diffractsim_asm'] / med_ds['asm']:.1f}x faster in the same rounds")
         del field, u128
     return records, lines
 
@@ -157,10 +160,12 @@ def check_targets(records) -> list:
             out.append(f"{'ok  ' if ok else 'MISS'} asm N={r['n']} {r['dtype']}: peak {r['peak_fields']:.2f} "
                        f"<= {PEAK_TARGET} padded fields")
             ds = asm_ds.get(r["n"])
-            if ds is not None:
-                ok = r["seconds"] < ds["seconds"]
-                out.append(f"{'ok  ' if ok else 'MISS'} asm N={r['n']} {r['dtype']}: {r['seconds'] * 1e3:.1f} ms "
-                           f"< diffractsim {ds['seconds'] * 1e3:.1f} ms")
+            if ds is not None and r["dtype"] == ds["dtype"]:
+                # Same precision and padded floor; each time normalised by the floor of its own rounds,
+                # so that load drifting between the two timing runs does not decide the comparison.
+                ok = r["ratio"] < ds["ratio"]
+                out.append(f"{'ok  ' if ok else 'MISS'} asm N={r['n']} {r['dtype']}: {r['ratio']:.2f} x floor "
+                           f"< diffractsim {ds['ratio']:.2f} x floor")
     return out
 
 

@@ -45,6 +45,7 @@ _threads = max(1, int(os.environ.get("OPTICS4F_FFT_THREADS", os.cpu_count() or 1
 _local = threading.local()  # plans own buffers, so each thread keeps its own
 _wisdom_lock = threading.Lock()
 _wisdom_loaded = False
+_merge_disk_wisdom = True  # False after forget_wisdom(): the file's plans are the ones to drop
 _WISDOM_PATH = Path(os.environ.get("OPTICS4F_CACHE", Path.home() / ".cache" / "optics4f")) / "fftw_wisdom.pkl"
 
 
@@ -98,7 +99,14 @@ def _load_wisdom():
 
 
 def _save_wisdom():
-    # Atomic write so that two processes never leave a torn file.
+    # Merge what other processes saved since this one loaded: the file is rewritten whole, and
+    # without the merge concurrent runs drop each other's plans (seen here: minutes of 8192^2
+    # planning lost). Atomic write so that two processes never leave a torn file.
+    if _merge_disk_wisdom:
+        try:
+            pyfftw.import_wisdom(pickle.loads(_WISDOM_PATH.read_bytes()))
+        except Exception:
+            pass  # no file yet, or one from another FFTW build
     try:
         _WISDOM_PATH.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=_WISDOM_PATH.parent, suffix=".tmp")
@@ -117,11 +125,12 @@ def forget_wisdom() -> None:
     The cache file (``~/.cache/optics4f/fftw_wisdom.pkl``) is not read again in this process and
     is overwritten with the new plans as they are made.
     """
-    global _wisdom_loaded
+    global _wisdom_loaded, _merge_disk_wisdom
     if pyfftw is not None:
         with _wisdom_lock:
             pyfftw.forget_wisdom()
             _wisdom_loaded = True
+            _merge_disk_wisdom = False
     _local.__dict__.clear()
 
 

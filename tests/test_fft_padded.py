@@ -6,6 +6,7 @@ crop(T2(h * T1(pad(u)))) with unnormalised transforms.
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import os
 import tracemalloc
 
@@ -177,6 +178,7 @@ def test_forget_wisdom_replans_and_rewrites_the_cache(rng, monkeypatch, tmp_path
     old_engine = offt.get_fft_engine()
     offt.set_fft_engine("pyfftw")
     saved = pyfftw.export_wisdom()  # put it back afterwards, so later plans and saves keep it
+    monkeypatch.setattr(offt, "_merge_disk_wisdom", True)  # restored after the test
     try:
         offt.get_padded_filter((40, 40), (20, 20), np.complex128)
         offt.forget_wisdom()
@@ -212,3 +214,34 @@ def test_forked_child_computes_instead_of_hanging():
         proc.join(timeout=5)
         if proc.is_alive():
             proc.kill()
+
+
+@pytest.mark.skipif("pyfftw" not in offt.available_engines(), reason="needs pyfftw")
+def test_saving_wisdom_keeps_plans_another_process_saved(monkeypatch, tmp_path):
+    # Two processes share the cache file; each rewrites it whole, so a save must merge the file.
+    import pyfftw
+
+    monkeypatch.setattr(offt, "_WISDOM_PATH", tmp_path / "fftw_wisdom.pkl")
+    monkeypatch.setattr(offt, "_merge_disk_wisdom", True)
+    saved = pyfftw.export_wisdom()
+
+    def plan(n, flags=("FFTW_MEASURE",)):
+        a = pyfftw.empty_aligned((n, 6), dtype=np.complex128)
+        return pyfftw.FFTW(a, a, axes=(0,), flags=flags)
+
+    try:
+        pyfftw.forget_wisdom()
+        plan(10)
+        offt._save_wisdom()  # "process 1" saves a plan for n = 10
+        pyfftw.forget_wisdom()
+        plan(14)
+        offt._save_wisdom()  # "process 2", which never had n = 10, saves after it
+        pyfftw.forget_wisdom()
+        with pytest.raises(RuntimeError):
+            plan(10, ("FFTW_MEASURE", "FFTW_WISDOM_ONLY"))  # sanity: no wisdom in memory now
+        pyfftw.import_wisdom(pickle.loads(offt._WISDOM_PATH.read_bytes()))
+        plan(10, ("FFTW_MEASURE", "FFTW_WISDOM_ONLY"))
+        plan(14, ("FFTW_MEASURE", "FFTW_WISDOM_ONLY"))
+    finally:
+        pyfftw.forget_wisdom()
+        pyfftw.import_wisdom(saved)
