@@ -27,7 +27,7 @@ from ..backend import DEFAULT_COMPLEX, get_xp
 from ..grid import Grid
 from ..padding import pad_center
 from . import render
-from .slm import _check_bits, _check_method, gray_dtype, quantize
+from .slm import _check_bits, _check_method, check_resolution, gray_dtype, quantize
 
 __all__ = ["InputDisplay", "DISPLAY_MODES"]
 
@@ -69,14 +69,7 @@ class InputDisplay:
     name: str = "display"
 
     def __post_init__(self):
-        try:
-            res = tuple(int(r) for r in self.resolution)
-            ok = len(res) == 2 and min(res) >= 1 and all(float(r) == int(r) for r in self.resolution)
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise ValueError(f"resolution must be two positive integers (ny, nx) in pixels, got {self.resolution!r}")
-        self.resolution = res
+        self.resolution = check_resolution(self.resolution)
         p = float(self.pitch)
         if not (np.isfinite(p) and p > 0):
             raise ValueError(f"pitch must be positive and finite (m), got {self.pitch!r}")

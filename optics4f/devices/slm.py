@@ -88,6 +88,18 @@ _EPS = 1e-6  # gray values within 1e-6 of a level count as that level (float rou
 
 
 # ----------------------------------------------------------------------------- pure functions
+def check_resolution(resolution) -> tuple:
+    """(ny, nx) panel resolution in pixels as two positive ints; a clear error otherwise."""
+    try:
+        res = tuple(int(r) for r in resolution)
+        ok = len(res) == 2 and min(res) >= 1 and all(float(r) == int(r) for r in resolution)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"resolution must be two positive integers (ny, nx) in pixels, got {resolution!r}")
+    return res
+
+
 def _check_bits(bit_depth, name="bit_depth") -> int:
     try:
         ok = not isinstance(bit_depth, (bool, str)) and float(bit_depth).is_integer() and 1 <= int(bit_depth) <= 16
@@ -290,14 +302,7 @@ class SLM:
     name: str = "custom"
 
     def __post_init__(self):
-        try:
-            res = tuple(int(r) for r in self.resolution)
-            ok = len(res) == 2 and min(res) >= 1 and all(float(r) == int(r) for r in self.resolution)
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise ValueError(f"resolution must be two positive integers (ny, nx) in pixels, got {self.resolution!r}")
-        self.resolution = res
+        self.resolution = check_resolution(self.resolution)
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         self.bit_depth = _check_bits(self.bit_depth)
