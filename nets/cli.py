@@ -253,11 +253,19 @@ def _simulate(p: argparse.ArgumentParser):
     p.add_argument("--values", default=None, help="comma-separated sweep values (default: a standard range)")
     p.add_argument("--calibration", nargs="+", default=[], metavar="FILE",
                    help="calibration HDF5 files (calib) applied in order to the system (SLM LUT, flatness, ...)")
+    p.add_argument("--bench-errors", default=None, metavar="SPEC",
+                   help="true bench errors the export does not know, e.g. lut_gamma=1.3,gray_2pi=230,z4=40e-9 "
+                        "(zJ: ANSI Zernike J, RMS m on the SLM): compares error-free, uncalibrated and calibrated "
+                        "(--calibration applied to the export, or --calibrate)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="with --bench-errors: measure the calibration on the simulated erroneous bench first")
     p.add_argument("--progress", action="store_true", help="progress bars")
     _hardware_args(p)
 
     def run(args):
         settings = _hardware_settings(args)
+        if args.bench_errors is not None or args.calibrate:
+            return _simulate_bench_errors(args, settings)
         if args.sweep and args.calibration:
             raise SystemExit("optics4f simulate: --sweep does not take --calibration yet; run single simulations")
         if args.sweep:
@@ -298,6 +306,27 @@ def _simulate(p: argparse.ArgumentParser):
         return 0
 
     return run
+
+
+def _simulate_bench_errors(args, settings):
+    """``optics4f simulate --bench-errors SPEC [--calibration FILE... | --calibrate]``."""
+    from nets.inference.calibrated import compare, format_comparison
+    from nets.inference.report import write_report
+
+    if args.bench_errors is None:
+        raise SystemExit("optics4f simulate: --calibrate needs --bench-errors SPEC (the errors to calibrate)")
+    if args.calibrate and args.calibration:
+        raise SystemExit("optics4f simulate: give --calibration FILE... or --calibrate, not both")
+    if args.sweep or args.frames:
+        raise SystemExit("optics4f simulate: --bench-errors exports the model itself; drop --sweep / --frames")
+    try:
+        res = compare(args.model, args.bench_errors, calibrations=args.calibration or None, measure=args.calibrate,
+                      settings=settings, dataset=args.dataset, limit=args.limit)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"optics4f simulate: {e}")
+    print(format_comparison(res))
+    print(f"report: {write_report(args.report or args.out / 'report.json', res)}")
+    return 0
 
 
 @command("finetune", "hardware-aware fine-tuning of a student: retrain the SLM frame (a) or refit the back end (b)")
