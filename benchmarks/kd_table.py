@@ -63,9 +63,10 @@ PRESETS = {
     "synthetic-seg": {
         "task": "segment", "dataset": "synthetic-seg", "image_size": 32, "batch_size": 32,
         "teacher": {"epochs": 30, "lr": 3e-3, "model": {"base": 16, "depth": 2}},
-        "student": {"epochs": 20, "lr": 3e-3, "T": 10.0, "alpha": 0.5,
+        # pixel-wise KD at T = 10 hurt on val (mIoU 0.394 vs the baseline's 0.435); T = 1 helped (0.446)
+        "student": {"epochs": 20, "lr": 3e-3, "T": 1.0, "alpha": 0.5,
                     "model": {"channels": [8], "kernel_sizes": 7, "decoder_width": 16}},
-        "hardware": {"epochs": 6, "lr": 3e-3, "T": 10.0, "alpha": 0.5,
+        "hardware": {"epochs": 6, "lr": 3e-3, "T": 1.0, "alpha": 0.5,
                      "model": {"channels": [8], "kernel_sizes": 7, "decoder_width": 16}},
     },
 }
@@ -137,8 +138,6 @@ def _arch(task):
 
 
 def run_dataset(name: str, args) -> list:
-    import torch
-
     from nets.data import load_dataset
     from nets.train import train
 
@@ -187,7 +186,6 @@ def run_dataset(name: str, args) -> list:
               f"{rec['selected_epoch']}/{rec['epochs']}), {seconds:.0f} s", flush=True)
         records.append(rec)
         del res["module"]
-        torch.cuda.empty_cache() if torch.cuda.is_available() else None
     return records
 
 

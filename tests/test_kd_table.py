@@ -84,6 +84,7 @@ def test_best_epoch_on_validation_is_kept(selected_run):
     accs = [r["eval_acc"] for r in res["history"]]
     assert res["selected_epoch"] == accs.index(max(accs)) + 1  # first epoch reaching the best val accuracy
     assert res["selected"] == res["history"][res["selected_epoch"] - 1]
+    assert res["selected_epoch"] < len(res["history"])  # an earlier epoch's weights had to be restored
     model, _ = load_model(res["checkpoint"])
     x, y = val.tensors
     with torch.no_grad():
