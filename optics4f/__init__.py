@@ -19,8 +19,11 @@ from .pupil import circular_pupil, rectangular_pupil
 from .sampling import AliasingError, SamplingWarning
 from .zernike import ansi_to_nm, nm_to_ansi, zernike, zernike_opd, zernike_phase
 
+from . import devices, io, system  # noqa: E402  (subpackages: SLM/camera models, files, the hardware 4f system)
+
 __all__ = [
     "__version__",
+    "devices", "io", "system",
     "as_field", "get_xp", "has_cupy", "is_cupy", "to_numpy",
     "get_fft_engine", "set_fft_engine",
     "FourF", "FullWave4f", "fourf",
