@@ -320,6 +320,17 @@ def _check_wavelength(wavelength):
         raise ValueError(f"wavelength must be the measurement wavelength in metres, got {wavelength!r}")
 
 
+def _frames_and_grays(frames, grays, bit_depth, why: str):
+    """Frames (n, h, w) and gray levels (n,), one frame per gray, the first gray the reference 0."""
+    f = load_frames(frames)
+    g = _check_grays(grays, bit_depth)
+    if g[0] != 0:
+        raise ValueError(f"grays must start at the reference gray 0 ({why})")
+    if f.shape[0] != g.size:
+        raise ValueError(f"{f.shape[0]} frames for {g.size} gray levels; record one frame per gray level")
+    return f, g
+
+
 def lut_from_gratings(frames, grays, *, center, order_spacing: float | None = None, period: int, wavelength: float,
                       sign: int = -1, axis: int = 1, dark=0.0, half_width: int = 1, bit_depth: int = 8,
                       degree: int = 5, truth_slm=None) -> LUTCalibration:
@@ -351,12 +362,7 @@ def lut_from_gratings(frames, grays, *, center, order_spacing: float | None = No
     _check_wavelength(wavelength)
     if sign not in (-1, 1):
         raise ValueError(f"sign must be -1 (gray up = phase down) or +1, got {sign!r}")
-    f = load_frames(frames)
-    g = _check_grays(grays, bit_depth)
-    if g[0] != 0:
-        raise ValueError("grays must start at the reference gray 0 (the table is relative to gray 0)")
-    if f.shape[0] != g.size:
-        raise ValueError(f"{f.shape[0]} frames for {g.size} gray levels; record one frame per gray level")
+    f, g = _frames_and_grays(frames, grays, bit_depth, "the table is relative to gray 0")
     p = box_sums(f, grating_orders(center, order_spacing, period, axis), half_width, dark)
     i0, i1 = p[:, 0], 0.25 * np.pi**2 * 0.5 * (p[:, 1] + p[:, 2])
     folded = folded_phase(i0, i1 / (0.25 * np.pi**2))
@@ -405,12 +411,7 @@ def lut_from_split_screen(frames, grays, *, center, wavelength: float, dark=0.0,
         center = tuple(np.asarray(center.values["b"], dtype=np.float64))
     if orientation not in (-1, 1):
         raise ValueError(f"orientation must be +1 or -1 (see the docstring), got {orientation!r}")
-    f = load_frames(frames)
-    g = _check_grays(grays, bit_depth)
-    if g[0] != 0:
-        raise ValueError("grays must start at the reference gray 0 (both halves equal: the DC reference)")
-    if f.shape[0] != g.size:
-        raise ValueError(f"{f.shape[0]} frames for {g.size} gray levels; record one frame per gray level")
+    f, g = _frames_and_grays(frames, grays, bit_depth, "both halves equal: the DC reference")
     dc, odd = split_screen_signals(f, center=center, dark=dark, half_width=half_width, reach=reach,
                                    orientation=orientation)
     e0 = dc[0]

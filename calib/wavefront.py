@@ -319,6 +319,17 @@ def make_calibration(coefficients: dict, radius: float, wavelength: float, cente
     return WavefrontCalibration(values=values, units=units, truth=tr, metadata=dict(metadata or {}))
 
 
+def _add_previous(coefficients: dict, previous) -> tuple:
+    """Measured residual plus the correction that was shown while measuring, and the pass count."""
+    coeffs = dict(coefficients)
+    passes = 1
+    if previous is not None:
+        for j, c in previous.coefficients.items():
+            coeffs[j] = coeffs.get(j, 0.0) + c
+        passes += int(previous.metadata.get("passes", 1))
+    return coeffs, passes
+
+
 def calibrate_wavefront(frames, probe_modes, probe_amplitudes, radius: float, wavelength: float,
                         center=(0.0, 0.0), dark=0.0, previous: WavefrontCalibration | None = None,
                         truth: dict | None = None) -> WavefrontCalibration:
@@ -330,12 +341,7 @@ def calibrate_wavefront(frames, probe_modes, probe_amplitudes, radius: float, wa
     measured now (iterative refinement). ``truth``: injected {j: c_j} (m) of a simulated bench.
     """
     fit = fit_sweep(load_frames(frames), probe_modes, probe_amplitudes, dark)
-    coeffs = dict(fit["coefficients"])
-    passes = 1
-    if previous is not None:
-        for j, c in previous.coefficients.items():
-            coeffs[j] = coeffs.get(j, 0.0) + c
-        passes += int(previous.metadata.get("passes", 1))
+    coeffs, passes = _add_previous(fit["coefficients"], previous)
     meta = {"method": "zernike sweep, log-sharpness parabola", "passes": passes,
             "modes": np.asarray(sorted(fit["coefficients"])), "sweep_amplitudes": np.unique(probe_amplitudes)}
     return make_calibration(coeffs, radius, wavelength, center, truth, meta)
@@ -355,12 +361,7 @@ def calibrate_wavefront_diversity(frames, diversities, modes, radius: float, wav
     if not fit["success"]:
         raise RuntimeError("the phase-diversity fit did not converge; check the diversities, the scale "
                            "(focal_length, camera_pitch) and the dark level")
-    coeffs = dict(fit["coefficients"])
-    passes = 1
-    if previous is not None:
-        for j, c in previous.coefficients.items():
-            coeffs[j] = coeffs.get(j, 0.0) + c
-        passes += int(previous.metadata.get("passes", 1))
+    coeffs, passes = _add_previous(fit["coefficients"], previous)
     meta = {"method": "phase diversity, least squares on normalised PSFs", "passes": passes,
             "modes": np.asarray(sorted(fit["coefficients"])), "fit_residual": fit["residual"],
             "diversity_frames": float(len(diversities))}
