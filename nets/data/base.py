@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from .splits import stratified_subset
+from .splits import check_split, stratified_split, stratified_subset
 from .transforms import pad_to, resize, resize_mask
 
 __all__ = ["ImageClassification", "ImageSegmentation", "prepare_images"]
@@ -84,6 +84,15 @@ class ImageClassification(TensorDataset):
             images, labels = images[keep], labels[keep]
         x = prepare_images(images, size, pad, mode)
         return cls(x, torch.from_numpy(labels.astype(np.int64)), classes, name, split)
+
+    @classmethod
+    def split_digits(cls, images, labels, name, split, fractions, seed, **kw):
+        """A built-in digit set (classes "0".."9"): its stratified ``split`` ("all": every image)."""
+        check_split(split)
+        if split != "all":
+            idx = stratified_split(labels, fractions, seed)[split]
+            images, labels = images[idx], labels[idx]
+        return cls.from_arrays(images, labels, [str(k) for k in range(10)], name, split, seed=seed, **kw)
 
     def __repr__(self):
         return (f"ImageClassification({self.name!r}, split={self.split!r}, n={len(self)}, "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import ImageClassification
-from .splits import DEFAULT_FRACTIONS, check_split, stratified_split
+from .splits import DEFAULT_FRACTIONS
 
 __all__ = ["read_digits", "load_digits"]
 
@@ -31,10 +31,6 @@ def load_digits(split: str = "train", size=None, seed: int = 0, *, fractions=DEF
 
     Arguments as :func:`nets.data.mnist5k.load_mnist5k`.
     """
-    check_split(split)
     images, labels = read_digits()
-    if split != "all":
-        idx = stratified_split(labels, fractions, seed)[split]
-        images, labels = images[idx], labels[idx]
-    return ImageClassification.from_arrays(images, labels, [str(k) for k in range(10)], "digits", split,
-                                           size=size, pad=pad, mode=mode, limit=limit, seed=seed)
+    return ImageClassification.split_digits(images, labels, "digits", split, fractions, seed,
+                                            size=size, pad=pad, mode=mode, limit=limit)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import ImageClassification
-from .splits import DEFAULT_FRACTIONS, check_split, stratified_split
+from .splits import DEFAULT_FRACTIONS
 
 __all__ = ["mnist5k_path", "read_mnist5k", "load_mnist5k"]
 
@@ -64,10 +64,6 @@ def load_mnist5k(split: str = "train", size=None, seed: int = 0, *, fractions=DE
     canvas of this size; ``fractions``/``seed``: the stratified split; ``limit``: keep a
     stratified subset of this many images.
     """
-    check_split(split)
     images, labels = read_mnist5k()
-    if split != "all":
-        idx = stratified_split(labels, fractions, seed)[split]
-        images, labels = images[idx], labels[idx]
-    return ImageClassification.from_arrays(images, labels, [str(k) for k in range(10)], "mnist5k", split,
-                                           size=size, pad=pad, mode=mode, limit=limit, seed=seed)
+    return ImageClassification.split_digits(images, labels, "mnist5k", split, fractions, seed,
+                                            size=size, pad=pad, mode=mode, limit=limit)
