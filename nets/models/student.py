@@ -80,6 +80,11 @@ def build_frontend(kind: str = "ideal", **kw) -> nn.Module:
     raise ValueError(f"frontend must be 'ideal' or 'hardware', got {kind!r}")
 
 
+def _optics(frontend: str, frontend_kw, detector: str, binning: int, **kw):
+    """The optical front end and the camera shared by the classifier and the segmenter."""
+    return build_frontend(frontend, **kw, **(frontend_kw or {})), Detector(detector, binning)
+
+
 def _camera_shape(student, in_channels, image_size):
     """(C, h, w) of the detected image, from one dry run (front ends may bin or crop)."""
     h, w = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
@@ -114,10 +119,9 @@ class SCLCClassifier(nn.Module):
                  detector: str = "intensity", binning: int = 1, hidden: Sequence[int] = (), norm: bool = True,
                  frontend: str = "ideal", frontend_kw: dict | None = None):
         super().__init__()
-        kw = dict(in_channels=in_channels, image_size=image_size, channels=channels, kernel_sizes=kernel_sizes,
-                  pool=pool, pool_kind=pool_kind, padded_size=padded_size)
-        self.frontend = build_frontend(frontend, **kw, **(frontend_kw or {}))
-        self.detector = Detector(detector, binning)
+        self.frontend, self.detector = _optics(frontend, frontend_kw, detector, binning, in_channels=in_channels,
+                                               image_size=image_size, channels=channels, kernel_sizes=kernel_sizes,
+                                               pool=pool, pool_kind=pool_kind, padded_size=padded_size)
         c, h, w = _camera_shape(self, in_channels, image_size)
         feats = c * h * w
         layers: list[nn.Module] = [nn.Flatten()]
@@ -152,10 +156,9 @@ class SCLCSegmenter(nn.Module):
                  detector: str = "intensity", binning: int = 1, decoder_width: int = 16, norm: bool = True,
                  frontend: str = "ideal", frontend_kw: dict | None = None):
         super().__init__()
-        kw = dict(in_channels=in_channels, image_size=image_size, channels=channels, kernel_sizes=kernel_sizes,
-                  pool=pool, pool_kind=pool_kind, padded_size=padded_size)
-        self.frontend = build_frontend(frontend, **kw, **(frontend_kw or {}))
-        self.detector = Detector(detector, binning)
+        self.frontend, self.detector = _optics(frontend, frontend_kw, detector, binning, in_channels=in_channels,
+                                               image_size=image_size, channels=channels, kernel_sizes=kernel_sizes,
+                                               pool=pool, pool_kind=pool_kind, padded_size=padded_size)
         c = _camera_shape(self, in_channels, image_size)[0]
         layers: list[nn.Module] = [nn.BatchNorm2d(c, affine=False)] if norm else []
         layers += [nn.Conv2d(c, decoder_width, 3, padding=1), nn.ReLU(), nn.Conv2d(decoder_width, n_classes, 1)]
