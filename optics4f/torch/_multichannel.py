@@ -12,7 +12,10 @@ exactly that with the stages of :class:`optics4f.FourF`:
 * even padded grids: the FourF fast path (two plain FFTs from the core's FFT
   plans, mask in unshifted order times ``FourF.scale``);
 * odd padded grids: ``FourF.fourier_plane`` and ``FourF.from_fourier_plane``
-  (the centred Fourier-lens model) and the lens adjoints.
+  (the centred Fourier-lens model) and the lens adjoints;
+* NumPy arrays with the pyfftw engine (even grids): the mixing and the lens-2
+  transforms run cache-blocked with pruned column passes (:mod:`._blocked4f`),
+  and the backward never builds the (B, Cout) gradient spectra.
 
 The adjoints (for the input and for the masks) use the conjugate stages in
 reverse order; tests prove them against ``FourF.adjoint``/``FourF.mask_adjoint``.
@@ -27,6 +30,7 @@ from ..fft import get_plan
 from ..fourf import FourF
 from ..padding import crop_center, pad_center
 from ..propagation._transfer import fill_padded
+from ._blocked4f import Blocked4f, blocked_available
 
 __all__ = ["MultiChannel4f"]
 
@@ -46,6 +50,12 @@ class MultiChannel4f:
         self.op = op
         self.dtype = op.dtype
         self.fast = all(m % 2 == 0 for m in op.padded_shape)
+        # FFTW on NumPy arrays: the cache-blocked, pruned passes of _blocked4f
+        self._blocked = (Blocked4f(op.padded_shape, op.in_grid.shape, self.dtype)
+                         if self.fast and tuple(op.in_grid.shape) == tuple(op.out_grid.shape) else None)
+
+    def _use_blocked(self, a) -> bool:
+        return self._blocked is not None and blocked_available(a)
 
     # -- checks --------------------------------------------------------------------------------
     def _check(self, u, masks, grid_shape, uname):
@@ -123,7 +133,9 @@ class MultiChannel4f:
         w = self._lens1(u)
         hs = self.prepare(masks)
         shape = (u.shape[0], masks.shape[0]) + self.op.padded_shape
-        if self.fast:
+        if self._use_blocked(u):
+            v = self._blocked.forward(w, hs)
+        elif self.fast:
             plan = get_plan(shape, self.dtype, like=u)
             z = self._mix(w, hs, plan.buffer)
             v = self._lens2(z, plan)
@@ -133,10 +145,28 @@ class MultiChannel4f:
 
     def adjoint(self, g, masks):
         """Adjoint with respect to the inputs: (B, Cin, ny, nx) from output gradients ``g`` (B, Cout, ny, nx)."""
+        return self.backward(g, masks, need_masks=False)[0]
+
+    def backward(self, g, masks, spectrum=None, need_input=True, need_masks=True):
+        """Both adjoints at once for output gradients ``g`` (B, Cout, ny, nx).
+
+        Returns ``(gu, gmasks)``: :meth:`adjoint` of ``g`` (B, Cin, ny, nx) and
+        :meth:`mask_adjoint` (Cout, Cin, My, Mx, centred order) with ``spectrum`` the
+        inputs' Fourier-plane fields from ``apply(..., keep_spectrum=True)``; either is
+        None when not asked for. On NumPy with FFTW this never builds the (B, Cout) padded
+        gradient spectra (cache-blocked passes); otherwise it runs the stages one by one.
+        """
         xp = get_xp(g, masks)
         self._check(g, masks, self.op.out_grid.shape, "g")
+        if need_masks and spectrum is None:
+            raise ValueError("the mask gradient needs spectrum=, from apply(..., keep_spectrum=True)")
+        if self._use_blocked(g):
+            gu, ghs = self._blocked.backward(g, spectrum, self.prepare(masks), need_input, need_masks)
+            return gu, (self._unprepare_adjoint(ghs) if need_masks else None)
         gz = self._lens2_adjoint(g)
-        return self.adjoint_from_fourier(gz, masks, xp)
+        gu = self.adjoint_from_fourier(gz, masks, xp) if need_input else None
+        gm = self.mask_adjoint(spectrum, gz) if need_masks else None
+        return gu, gm
 
     def adjoint_from_fourier(self, gz, masks, xp=None):
         """Input adjoint given ``gz`` = adjoint of lens 2 applied to the output gradients."""

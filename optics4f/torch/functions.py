@@ -162,12 +162,10 @@ class _SpectralConv(torch.autograd.Function):
             ga = to_array(g.contiguous())
             if ga.dtype != eng.dtype:
                 ga = ga.astype(eng.dtype)
-            gz = eng.lens2_adjoint(ga)
-            ma = to_array(masks)
-            if ctx.needs_input_grad[0]:
-                gu = from_array(eng.adjoint_from_fourier(gz, ma))
-            if ctx.needs_input_grad[1]:
-                gm = from_array(eng.mask_adjoint(ctx.spectrum, gz))
+            gua, gma = eng.backward(ga, to_array(masks), ctx.spectrum, need_input=ctx.needs_input_grad[0],
+                                    need_masks=ctx.needs_input_grad[1])
+            gu = None if gua is None else from_array(gua)
+            gm = None if gma is None else from_array(gma)
         return _real_if(gu, ctx.real_input), gm, None
 
 

@@ -1,0 +1,169 @@
+"""Cache-blocked multi-channel 4f pass on FFTW: the CPU fast path of :class:`MultiChannel4f`.
+
+The plain sequence (mix every (batch, output channel) spectrum into one big array, 2-D FFT it,
+crop) streams ``B * Cout`` padded fields through memory three times and transforms samples that
+the crop throws away. Here the work runs per batch image, on blocks of output channels small
+enough to stay in a core's cache:
+
+forward, per block:   mix sum_i H[o, i] W[b, i] -> FFT rows -> FFT only the kept columns -> crop
+backward, per block:  pad g[b, o] -> IFFT only the data columns -> IFFT rows (= gz[b, o], in cache)
+                      -> gW[b, i] += sum_o conj(H[o, i]) gz[b, o];  gH[o, i] += conj(W[b, i]) gz[b, o]
+                      then per image: IFFT rows of gW[b] -> IFFT only the kept columns -> crop
+
+The column passes skip the columns that are all zero (input side) or cropped away (output side):
+at pad 2 that is a quarter of the 1-D transforms, and the transforms are exact. Batch images are
+shared out to the FFT threads (pyfftw and NumPy release the GIL); each thread owns its buffers,
+single-threaded plans and mask-gradient accumulator. Measured (64 x 16 channels, 56 x 56 Fourier
+plane, 1 thread): 8.5 ms against 12.7 ms for the same forward in torch.fft.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from .. import fft as _fft
+from ..padding import center_offsets
+
+__all__ = ["Blocked4f", "blocked_available"]
+
+
+def blocked_available(a) -> bool:
+    """True when the arrays are NumPy and the CPU engine is pyfftw (the only case this module serves)."""
+    return isinstance(a, np.ndarray) and _fft.pyfftw is not None and _fft.get_fft_engine() == "pyfftw"
+
+
+class _Workspace:
+    """An aligned (n, My, Mx) buffer with in-place row and window-column plans, both directions."""
+
+    def __init__(self, n, padded, cols, dtype):
+        pyfftw = _fft.pyfftw
+        self.buf = pyfftw.zeros_aligned((n,) + tuple(padded), dtype=dtype)
+        view = self.buf[:, :, cols]
+        flags = ("FFTW_MEASURE", "FFTW_DESTROY_INPUT")
+
+        def plan(a, axis, direction):
+            return pyfftw.FFTW(a, a, axes=(axis,), direction=direction, threads=1, flags=flags).execute
+
+        self.rows_f = plan(self.buf, -1, "FFTW_FORWARD")
+        self.cols_f = plan(view, -2, "FFTW_FORWARD")
+        self.rows_b = plan(self.buf, -1, "FFTW_BACKWARD")
+        self.cols_b = plan(view, -2, "FFTW_BACKWARD")
+        self.tmp = pyfftw.empty_aligned(self.buf.shape, dtype=dtype)
+
+
+class Blocked4f:
+    """Forward and backward of ``v[b, o] = crop(F(sum_i hs[o, i] * w[b, i]))`` (even padded grids).
+
+    ``w`` (B, Cin, My, Mx) are the inputs' Fourier-plane fields (unshifted order), ``hs``
+    (Cout, Cin, My, Mx) the prepared masks (unshifted, times the 4f scale), F the unnormalised
+    forward DFT over the last two axes and ``crop`` the centred (ny, nx) window.
+    """
+
+    def __init__(self, padded_shape, inner_shape, dtype):
+        self.padded = tuple(padded_shape)
+        self.inner = tuple(inner_shape)
+        self.dtype = np.dtype(dtype)
+        (self.oy, self.ox) = center_offsets(self.inner, self.padded)
+        self._cols = slice(self.ox, self.ox + self.inner[1])
+        self._rows = slice(self.oy, self.oy + self.inner[0])
+        field = self.padded[0] * self.padded[1] * self.dtype.itemsize
+        self._block = max(1, _fft._BLOCK_BYTES // field)  # output channels per cache-resident block
+        self._spaces = threading.local()
+
+    # -- workspaces ------------------------------------------------------------------------------
+    def _space(self, role, n) -> _Workspace:
+        spaces = self._spaces.__dict__
+        ws = spaces.get((role, n))
+        if ws is None:
+            _fft._load_wisdom()
+            before = _fft.pyfftw.export_wisdom()
+            ws = spaces[(role, n)] = _Workspace(n, self.padded, self._cols, self.dtype)
+            _fft._save_wisdom_if_changed(before)
+        return ws
+
+    def _blocks(self, cout):
+        return [(o0, min(o0 + self._block, cout)) for o0 in range(0, cout, self._block)]
+
+    def _run(self, work, batch):
+        """Run ``work(list of batch indices)`` on the FFT threads, images dealt round-robin."""
+        workers = min(_fft.get_fft_threads(), batch)
+        if workers <= 1:
+            return [work(list(range(batch)))]
+        return list(_fft._pool(workers).map(work, [list(range(t, batch, workers)) for t in range(workers)]))
+
+    # -- forward ---------------------------------------------------------------------------------
+    def forward(self, w, hs):
+        """Cropped output fields (B, Cout, ny, nx), a new array."""
+        batch, cin = w.shape[:2]
+        cout = hs.shape[0]
+        out = np.empty((batch, cout) + self.inner, self.dtype)
+        blocks = self._blocks(cout)
+        rows, cols = self._rows, self._cols
+
+        def work(images):
+            for o0, o1 in blocks:
+                ws = self._space("main", o1 - o0)
+                buf, tmp = ws.buf, ws.tmp
+                for b in images:
+                    np.multiply(hs[o0:o1, 0], w[b, 0], out=buf)
+                    for i in range(1, cin):
+                        np.multiply(hs[o0:o1, i], w[b, i], out=tmp)
+                        buf += tmp
+                    ws.rows_f()
+                    ws.cols_f()
+                    out[b, o0:o1] = buf[:, rows, cols]
+
+        self._run(work, batch)
+        return out
+
+    # -- backward --------------------------------------------------------------------------------
+    def backward(self, g, w, hs, need_input=True, need_masks=True):
+        """Gradients for ``g`` (B, Cout, ny, nx) of the cropped outputs.
+
+        Returns ``(gw_cropped, ghs)``: the input adjoint crop(F^H(sum_o conj(hs[o, i]) gz[b, o]))
+        (B, Cin, ny, nx), and the adjoint with respect to the prepared masks
+        sum_b conj(w[b, i]) gz[b, o] (Cout, Cin, My, Mx), where gz = F^H(pad(g)); either is
+        None when not needed. F^H is the unnormalised backward DFT.
+        """
+        batch, cout = g.shape[:2]
+        cin = w.shape[1] if w is not None else hs.shape[1]
+        blocks = self._blocks(cout)
+        rows, cols = self._rows, self._cols
+        hsc = np.conj(hs) if need_input else None
+        wc = np.conj(w) if need_masks else None
+        gu = np.empty((batch, cin) + self.inner, self.dtype) if need_input else None
+
+        def work(images):
+            acc = np.zeros((cout, cin) + self.padded, self.dtype) if need_masks else None
+            gws = self._space("input", cin) if need_input else None
+            for b in images:
+                if need_input:
+                    gws.buf[...] = 0
+                for o0, o1 in blocks:
+                    ws = self._space("main", o1 - o0)
+                    buf, tmp = ws.buf, ws.tmp
+                    buf[...] = 0  # the column pass reads whole columns, the row pass whole rows
+                    buf[:, rows, cols] = g[b, o0:o1]
+                    ws.cols_b()  # only the data columns are nonzero
+                    ws.rows_b()
+                    for i in range(cin):
+                        if need_input:
+                            np.multiply(hsc[o0:o1, i], buf, out=tmp)
+                            gws.buf[i] += tmp.sum(axis=0)
+                        if need_masks:
+                            np.multiply(buf, wc[b, i], out=tmp)
+                            acc[o0:o1, i] += tmp
+                if need_input:
+                    gws.rows_b()
+                    gws.cols_b()
+                    gu[b] = gws.buf[:, rows, cols]
+            return acc
+
+        accs = self._run(work, batch)
+        ghs = None
+        if need_masks:
+            ghs = accs[0]
+            for a in accs[1:]:
+                ghs += a
+        return gu, ghs
