@@ -62,7 +62,7 @@ def build(noise_model: str = "poisson", seed: int = 0):
     probe = Hardware4f(base)
     probe.set_masks(masks)
     img = rng.uniform(0, 1, (4, 1, 28, 28))
-    v = probe.propagate(probe.input_field(img[:, 0]), probe._masks[0], _fourf=probe._passes[0])
+    v = probe.propagate(probe.input_field(img[:, 0]), probe.displayed_masks[0])
     peak = float(base.camera.mean_electrons(v, probe.out_grid.pitch, lam).max())  # at the default exposure
     exposure = base.camera.exposure_time * 0.6 * 2e4 / peak
     cam = Camera(shape=(n, n), pixel_pitch=d, quantum_efficiency=1.0, exposure_time=exposure, read_noise=2.0,
@@ -90,7 +90,7 @@ def run(batches=(1, 64), quick: bool = False) -> list:
     for b in batches:
         imgs = rng.uniform(0, 1, (b, 1, 28, 28))
         ideal = o.FourF(hw.config.grid_shape, g.in_grid.pitch, hw.config.wavelength, hw.config.f1, hw.config.f2,
-                        pad=hw.config.pad).set_mask(hw._masks[0])
+                        pad=hw.config.pad).set_mask(hw.displayed_masks[0])
         fields = hw.input_field(imgs[:, 0])
         fns = {"ideal": lambda: ideal.apply(fields)}
         for nm, (sys_, _, _) in systems.items():

@@ -234,7 +234,7 @@ def student_frames(model, system):
 
     hw = Hardware4f(system)
     masks = masks_on_grid(student_masks(model), hw.geometry.padded_shape)
-    combined = hw._channel_masks(masks)  # (Cin, My, Mx): the layout's tiling, as Hardware4f.set_masks
+    combined = hw.channel_masks(masks)  # (Cin, My, Mx): the layout's tiling, as Hardware4f.set_masks
     enc = [hw.encode(c) for c in combined]
     return np.stack([e[0] for e in enc]), np.array([e[1] for e in enc], dtype=np.float64)
 

@@ -131,6 +131,18 @@ class Hardware4f:
     def _set_factors(self):
         self._f_in, self._f_out, self._f_fourier, self._camera_asm = self._build_factors()
 
+    @property
+    def displayed_masks(self) -> list | None:
+        """Fourier-plane transmissions (My, Mx) set by :meth:`set_masks`, one per input channel
+        (encoded, rendered, misaligned: what :meth:`forward` uses); None before set_masks."""
+        return None if self._masks is None else list(self._masks)
+
+    def fourier_factor(self, like, wavelength=None):
+        """The elementwise Fourier-plane factor (SLM tilt, camera defocus, iris, encoding carrier)
+        on the backend of ``like`` in the system dtype, or None when there is none. It multiplies
+        the SLM transmission (:meth:`fourier_mask` includes it already)."""
+        return self._factor("_f_fourier", like, wavelength)
+
     def _factor(self, name, like, lam=None):
         if lam is None or lam == self.config.wavelength:
             a = getattr(self, name)
@@ -329,7 +341,9 @@ class Hardware4f:
             raise ValueError("this configuration has no layout (config.layout is None)")
         return self.layout.combine(masks, self._ramps)
 
-    def _channel_masks(self, masks):
+    def channel_masks(self, masks):
+        """The Fourier masks each input channel's pass shows, (Cin, My, Mx): the per-output-channel
+        ``masks`` (Cout, Cin, My, Mx) tiled by the layout (or (Cin, My, Mx) as given, without one)."""
         xp = get_xp(masks)
         masks = xp.asarray(masks)
         ms = self.geometry.padded_shape
@@ -352,7 +366,7 @@ class Hardware4f:
     def set_masks(self, masks):
         """Encode and render the masks once (Cout, Cin, My, Mx) (or (Cin, My, Mx) without a layout)
         for later :meth:`forward` calls."""
-        combined = self._channel_masks(masks)
+        combined = self.channel_masks(masks)
         self._masks = [self.fourier_mask(combined[i]) for i in range(combined.shape[0])]
         # One FourF per input channel with its mask prepared (FFT order, scale) once.
         self._passes = []

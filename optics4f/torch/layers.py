@@ -281,7 +281,7 @@ class Hardware4fConv(nn.Module):
             ramps = torch.from_numpy(ramps.astype(numpy_dtype(self._dtype)))
         self.register_buffer("_ramps", ramps, persistent=False)
         f_in, f_out = hw.phase_factors()
-        f_fou = hw._factor("_f_fourier", np.empty(0))  # SLM tilt, camera defocus, iris, Lee carrier
+        f_fou = hw.fourier_factor(np.empty(0))  # SLM tilt, camera defocus, iris, Lee carrier
         for name, f in (("_f_in", f_in), ("_f_out", f_out), ("_f_fourier", f_fou)):
             self.register_buffer(name, None if f is None else torch.from_numpy(np.array(f)), persistent=False)
 
@@ -300,7 +300,7 @@ class Hardware4fConv(nn.Module):
                 raise ValueError(f"masks must have shape {tuple(self.mask.shape)}, got {m.shape}")
             self.mask.copy_(torch.from_numpy(m.astype(numpy_dtype(self._dtype))))
             return self
-        combined = self.hw._channel_masks(m)  # (Cin, My, Mx), tiled with the layout's ramps
+        combined = self.hw.channel_masks(m)  # (Cin, My, Mx), tiled with the layout's ramps
         frame = np.stack([self.hw.encode(c)[0] for c in combined])  # per channel, as Hardware4f.set_masks
         slm = self.config.slm
         # The wanted phase that gives this frame again: the shown phase shrunk by 1e-9 (so that the level
