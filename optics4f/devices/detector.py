@@ -33,7 +33,7 @@ import numpy as np
 from scipy import constants
 
 from ..backend import get_xp
-from .shot_noise import sample_shot_noise
+from .shot_noise import in_worker_thread, sample_shot_noise
 
 __all__ = [
     "Camera",
@@ -317,8 +317,41 @@ class Camera:
         """
         if u.dtype.kind not in "fc":
             raise TypeError(f"u must be a complex (or real) field, got dtype {u.dtype}")
+        if isinstance(u, np.ndarray) and u.ndim >= 3 and int(np.prod(u.shape[:-2])) > 1:
+            return self._detect_images(u, sample_pitch, wavelength, rng)
         mean = self.mean_electrons(u, sample_pitch, wavelength)
         return self.digitize(self.electrons(mean, rng))
+
+    def _detect_images(self, u, sample_pitch, wavelength, rng):
+        """Frame by frame on the FFT threads: each frame's chain stays in cache, frames run in
+        parallel, and frame i draws its noise from its own generator seeded from ``rng`` (so the
+        result does not depend on the thread count)."""
+        from ..fft import _pool, get_fft_threads
+
+        flat = u.reshape((-1,) + u.shape[-2:])
+        n = flat.shape[0]
+        seeds = make_rng(rng).integers(0, 2**63, size=n) if self.noise else [None] * n
+
+        def one(i):
+            mean = self.mean_electrons(flat[i], sample_pitch, wavelength)
+            return self.digitize(self.electrons(mean, None if seeds[i] is None else int(seeds[i])))
+
+        first = one(0)
+        out = np.empty((n,) + first.shape, first.dtype)
+        out[0] = first
+
+        def work(indices):
+            for i in indices:
+                out[i] = one(i)
+
+        workers = min(get_fft_threads(), n - 1)
+        shares = [range(1 + t, n, workers) for t in range(workers)]
+        if workers <= 1 or in_worker_thread():
+            work(range(1, n))
+        else:
+            for _ in _pool(workers).map(work, shares):
+                pass
+        return out.reshape(u.shape[:-2] + first.shape)
 
     def detect_mean(self, u, sample_pitch, wavelength: float):
         """Noise-free frame: the expected signal digitised (ADU)."""

@@ -20,15 +20,22 @@ variables", Insurance: Mathematics and Economics 12, 39-45 (1993).
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from scipy.special import gammaln
 
 from ..backend import get_xp
 
-__all__ = ["poisson_ptrs", "sample_shot_noise", "PTRS_MIN_MEAN"]
+__all__ = ["poisson_ptrs", "sample_shot_noise", "in_worker_thread", "PTRS_MIN_MEAN"]
 
 PTRS_MIN_MEAN = 10.0  # PTRS's proven range; below it NumPy's multiplication method is exact and cheap
 _CHUNK = 1 << 13  # elements per chunk: 64 KiB float64 temporaries stay in cache and under malloc's mmap threshold
+
+
+def in_worker_thread() -> bool:
+    """True inside one of optics4f's pool threads: work there must not wait on the pool again."""
+    return threading.current_thread().name.startswith("optics4f-fft")
 
 
 def poisson_ptrs(lam, rng, out=None) -> np.ndarray:
@@ -123,7 +130,7 @@ def sample_shot_noise(mean, rng, read_noise: float = 0.0):
     seeds = rng.integers(0, 2**63, size=len(starts))
     jobs = [(flat[s:s + _CHUNK], out[s:s + _CHUNK], int(seed), float(read_noise)) for s, seed in zip(starts, seeds)]
     workers = min(get_fft_threads(), len(jobs))
-    if workers <= 1:
+    if workers <= 1 or in_worker_thread():
         for job in jobs:
             _chunk(*job)
     else:
