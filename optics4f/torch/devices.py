@@ -38,7 +38,6 @@ from ..backend import get_xp
 from ..devices import detector as _det
 from ..devices import render as _render
 from ..devices.slm import SLM, fringing
-from ..devices.shot_noise import sample_shot_noise
 from ._convert import core_context, from_array, to_array
 
 __all__ = [
@@ -337,7 +336,9 @@ class _NoisyElectrons(torch.autograd.Function):
                 eps = _det.standard_normal(m.shape, rng, m.dtype)
                 e = _det.gaussian_noise_reparam(m, read_noise, eps)
             else:
-                e = sample_shot_noise(m, rng, read_noise)
+                e = _det.poisson_sample(m, rng)
+                if read_noise:
+                    e = e + _det.standard_normal(m.shape, rng, m.dtype) * m.dtype.type(read_noise)
             sd = xp.sqrt(xp.maximum(m, 0) + m.dtype.type(read_noise) ** 2)
             safe = xp.where(sd > 0, sd, 1)
             eps_eff = (e - m) / safe
