@@ -5,7 +5,8 @@ crop) streams ``B * Cout`` padded fields through memory three times and transfor
 the crop throws away. Here the work runs per batch image, on blocks of output channels small
 enough to stay in a core's cache:
 
-forward, per block:   mix sum_i H[o, i] W[b, i] -> FFT rows -> FFT only the kept columns -> crop
+forward, per image:   pad u[b] -> FFT only the data columns -> FFT rows (= W[b], kept for the backward)
+          per block:   mix sum_i H[o, i] W[b, i] -> FFT rows -> FFT only the kept columns -> crop
 backward, per block:  pad g[b, o] -> IFFT only the data columns -> IFFT rows (= gz[b, o], in cache)
                       -> gW[b, i] += sum_o conj(H[o, i]) gz[b, o];  gH[o, i] += conj(W[b, i]) gz[b, o]
                       then per image: IFFT rows of gW[b] -> IFFT only the kept columns -> crop
@@ -13,8 +14,8 @@ backward, per block:  pad g[b, o] -> IFFT only the data columns -> IFFT rows (= 
 The column passes skip the columns that are all zero (input side) or cropped away (output side):
 at pad 2 that is a quarter of the 1-D transforms, and the transforms are exact. Batch images are
 shared out to the FFT threads (pyfftw and NumPy release the GIL); each thread owns its buffers,
-single-threaded plans and mask-gradient accumulator. Measured (64 x 16 channels, 56 x 56 Fourier
-plane, 1 thread): 8.5 ms against 12.7 ms for the same forward in torch.fft.
+single-threaded plans and mask-gradient accumulator; no multi-threaded FFTW call is made, since
+FFTW's OpenMP threads keep spinning after a call and starve the workers.
 """
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ class _Workspace:
 
 
 class Blocked4f:
-    """Forward and backward of ``v[b, o] = crop(F(sum_i hs[o, i] * w[b, i]))`` (even padded grids).
+    """Forward and backward of ``v[b, o] = crop(F(sum_i hs[o, i] * w[b, i]))``, ``w = F(pad(u))``
+    (even padded grids).
 
     ``w`` (B, Cin, My, Mx) are the inputs' Fourier-plane fields (unshifted order), ``hs``
     (Cout, Cin, My, Mx) the prepared masks (unshifted, times the 4f scale), F the unnormalised
@@ -93,29 +95,42 @@ class Blocked4f:
         return list(_fft._pool(workers).map(work, [list(range(t, batch, workers)) for t in range(workers)]))
 
     # -- forward ---------------------------------------------------------------------------------
-    def forward(self, w, hs):
-        """Cropped output fields (B, Cout, ny, nx), a new array."""
-        batch, cin = w.shape[:2]
+    def forward(self, u, hs):
+        """``(v, w)``: cropped output fields (B, Cout, ny, nx) of the inputs ``u`` (B, Cin, ny, nx),
+        and the inputs' Fourier-plane fields ``w`` = F(pad(u)) (B, Cin, My, Mx); new arrays.
+
+        Lens 1 runs in the workers too (single-threaded plans, pruned: only the data columns are
+        transformed along y): a multi-threaded FFTW call here would leave its OpenMP threads
+        spinning on the cores the workers need (measured: the whole pass 2x slower).
+        """
+        batch, cin = u.shape[:2]
         cout = hs.shape[0]
         out = np.empty((batch, cout) + self.inner, self.dtype)
+        w = np.empty((batch, cin) + self.padded, self.dtype)
         blocks = self._blocks(cout)
         rows, cols = self._rows, self._cols
 
         def work(images):
-            for o0, o1 in blocks:
-                ws = self._space("main", o1 - o0)
-                buf, tmp = ws.buf, ws.tmp
-                for b in images:
+            lens1 = self._space("input", cin)
+            for b in images:
+                lens1.buf[...] = 0
+                lens1.buf[:, rows, cols] = u[b]
+                lens1.cols_f()  # only the data columns are nonzero
+                lens1.rows_f()
+                w[b] = lens1.buf
+                for o0, o1 in blocks:
+                    ws = self._space("main", o1 - o0)
+                    buf, tmp = ws.buf, ws.tmp
                     np.multiply(hs[o0:o1, 0], w[b, 0], out=buf)
                     for i in range(1, cin):
                         np.multiply(hs[o0:o1, i], w[b, i], out=tmp)
                         buf += tmp
                     ws.rows_f()
-                    ws.cols_f()
+                    ws.cols_f()  # only the columns the crop keeps
                     out[b, o0:o1] = buf[:, rows, cols]
 
         self._run(work, batch)
-        return out
+        return out, w
 
     # -- backward --------------------------------------------------------------------------------
     def backward(self, g, w, hs, need_input=True, need_masks=True):

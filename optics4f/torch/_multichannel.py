@@ -130,12 +130,13 @@ class MultiChannel4f:
         self._check(u, masks, self.op.in_grid.shape, "u")
         if u.shape[1] != masks.shape[1]:
             raise ValueError(f"u has {u.shape[1]} channels but masks expect {masks.shape[1]} input channels")
-        w = self._lens1(u)
         hs = self.prepare(masks)
-        shape = (u.shape[0], masks.shape[0]) + self.op.padded_shape
         if self._use_blocked(u):
-            v = self._blocked.forward(w, hs)
-        elif self.fast:
+            v, w = self._blocked.forward(u, hs)
+            return (v, w) if keep_spectrum else v
+        w = self._lens1(u)
+        shape = (u.shape[0], masks.shape[0]) + self.op.padded_shape
+        if self.fast:
             plan = get_plan(shape, self.dtype, like=u)
             z = self._mix(w, hs, plan.buffer)
             v = self._lens2(z, plan)
