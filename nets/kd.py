@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-__all__ = ["kd_loss", "soft_kl", "DEFAULT_T", "DEFAULT_ALPHA"]
+__all__ = ["kd_loss", "soft_kl", "pseudo_labels", "DEFAULT_T", "DEFAULT_ALPHA"]
 
 DEFAULT_T = 10.0
 DEFAULT_ALPHA = 0.5
@@ -36,7 +36,8 @@ def soft_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float
 
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor | None, target: torch.Tensor,
             T: float = DEFAULT_T, alpha: float = DEFAULT_ALPHA) -> torch.Tensor:
-    """KD loss (module docstring). Logits (N, K) or (N, K, H, W); ``target`` int64 (N) or (N, H, W).
+    """KD loss (module docstring). Logits (N, K) or (N, K, H, W); ``target`` int64 (N) or (N, H, W), or
+    class probabilities shaped like the logits (e.g. mixup's mixed one-hot labels).
 
     ``alpha = 0`` (or ``teacher_logits=None``) gives plain cross-entropy: the
     linear baseline trained without KD. The teacher gets no gradient.
@@ -51,3 +52,22 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor | None, t
             raise ValueError("kd_loss with alpha > 0 needs teacher_logits; pass alpha=0 for cross-entropy only")
         return ce
     return alpha * T * T * soft_kl(student_logits, teacher_logits, T) + (1.0 - alpha) * ce
+
+
+@torch.no_grad()
+def pseudo_labels(teacher: torch.nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """The teacher's hard labels (argmax over classes, int64 (N) or (N, H, W)) of unlabelled ``images``
+    (N, C, H, W), computed in eval mode on the teacher's device: the targets of the cross-entropy term
+    of :func:`kd_loss` for images without ground truth (the KL term sees the teacher's logits anyway)."""
+    if images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"images must be a non-empty (N, C, H, W) batch, got shape {tuple(images.shape)}")
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    was_training = teacher.training
+    teacher.eval()
+    dev = next(teacher.parameters()).device
+    try:
+        return torch.cat([teacher(images[i:i + batch_size].to(dev)).argmax(1).cpu()
+                          for i in range(0, len(images), int(batch_size))])
+    finally:
+        teacher.train(was_training)

@@ -50,6 +50,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
 from .checkpoint import atomic_write, build_model, load_checkpoint, load_model, save_checkpoint
+from .data.augment import Augment
 from .kd import DEFAULT_ALPHA, DEFAULT_T, kd_loss
 
 __all__ = ["TrainConfig", "train", "default_model_config", "evaluate", "ROLES", "TASKS"]
@@ -57,6 +58,7 @@ __all__ = ["TrainConfig", "train", "default_model_config", "evaluate", "ROLES", 
 ROLES = ("teacher", "student", "baseline", "hardware")
 TASKS = ("classify", "segment")
 SELECT = ("last", "best")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -68,7 +70,16 @@ class TrainConfig:
     role : "teacher", "student", "baseline" or "hardware"
     model : dict overriding the default model config of (task, role) (``arch`` and kwargs)
     epochs, batch_size, lr, weight_decay : the optimiser (Adam); batch size per process
+    schedule : learning rate over training: "constant" (lr throughout) or "cosine" (lr * (1 + cos(pi t)) / 2,
+        t the fraction of ``epochs`` done, updated every batch; resume with the same ``epochs``)
+    augment : training-batch augmentation, a dict of :class:`nets.data.augment.Augment` fields (shift px,
+        rotate deg, scale, mixup) or None; applied before the network and the teacher see the batch, so a KD
+        teacher labels the very view the student learns from (classification only)
     seed : int
+        Initialisation, batch order and augmentation; also the data split unless ``split_seed`` is set
+    split_seed : int or None
+        Seed of the train/val/test split of a dataset loaded by name (None = ``seed``): runs with several
+        seeds on one split set it, so that no seed trains on another's test images
     device : "auto", "cpu", "cuda", "cuda:1", ...
     out_dir : output folder
     teacher : trained teacher checkpoint (``model.pt``), needed for KD
@@ -93,7 +104,10 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.0
+    schedule: str = "constant"
+    augment: dict | None = None
     seed: int = 0
+    split_seed: int | None = None
     device: str = "auto"
     out_dir: str = "runs/train"
     teacher: str | None = None
@@ -120,6 +134,12 @@ class TrainConfig:
             raise ValueError(f"epochs must be >= 0 and batch_size >= 1, got {self.epochs}, {self.batch_size}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        aug = Augment.from_any(self.augment)  # validates the keys and values
+        if aug is not None and self.task != "classify":
+            raise ValueError("augment is implemented for task 'classify' only (a segmentation mask would need "
+                             "the same transform); set augment=None")
         if self.select not in SELECT:
             raise ValueError(f"select must be one of {SELECT}, got {self.select!r}")
         if self.select == "best" and self.test_split is not None and self.eval_split == self.test_split:
@@ -171,7 +191,7 @@ def default_model_config(task: str, role: str, in_channels: int, image_size, n_c
 def _load_split(cfg: TrainConfig, split: str, limit):
     from .data import load_dataset  # E1's registry (name or folder)
 
-    kw = {"size": cfg.image_size, "seed": cfg.seed}
+    kw = {"size": cfg.image_size, "seed": cfg.seed if cfg.split_seed is None else cfg.split_seed}
     if cfg.pad is not None:
         kw["pad"] = cfg.pad
     if limit is not None:
@@ -397,6 +417,7 @@ def _train(cfg: TrainConfig, train_set, eval_set, test_set, rank, world, local_r
                              f"not {cfg.task!r}")
 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    aug = Augment.from_any(cfg.augment)
     start, history = 0, []
     best_state, best_epoch = None, 0  # selected weights (CPU copy) and their epoch
     ck_path = out / "checkpoint.pt"
@@ -437,19 +458,25 @@ def _train(cfg: TrainConfig, train_set, eval_set, test_set, rank, world, local_r
                    disable=not (cfg.progress and main), leave=False)
         for step, (x, y) in enumerate(itertools.islice(bar, n_steps)):
             x, y = x.to(device), y.to(device)
+            if cfg.schedule == "cosine":  # a function of (epoch, step) only: resume continues exactly
+                for g in opt.param_groups:
+                    g["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * (epoch + step / n_steps) / cfg.epochs))
+            target = y
+            if aug is not None:  # one augmented view, seen by the student and the teacher alike
+                x, target = aug(x, y, n_classes)
             logits = net(x)
             t_logits = None
             if teacher is not None:
                 with torch.no_grad():
                     t_logits = teacher(x)
-            loss = kd_loss(logits, t_logits, y, T=cfg.T, alpha=cfg.alpha if teacher is not None else 0.0)
+            loss = kd_loss(logits, t_logits, target, T=cfg.T, alpha=cfg.alpha if teacher is not None else 0.0)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, step {step}; "
                                          f"lower lr (now {cfg.lr})")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            c, n, _, _ = _batch_stats(logits.detach(), y, 0)
+            c, n, _, _ = _batch_stats(logits.detach(), target if target.dtype == y.dtype else target.argmax(1), 0)
             loss_sum, samples = loss_sum + loss.item() * x.shape[0], samples + x.shape[0]
             correct, count = correct + c, count + n
             bar.set_postfix(loss=f"{loss.item():.4f}")

@@ -66,6 +66,29 @@ def test_kd_table_tiny_run_writes_the_records(tmp_path):
     assert cfg["model"]["frontend_kw"]["readout"] == "image"  # registered with the masks
 
 
+def test_kd_table_seeds_share_one_split(tmp_path):
+    """--seeds 2: baseline and kd each run seeds 0 and 1 on the split of seed 0; the record holds the mean."""
+    out = tmp_path / "kd.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "kd_table.py"), "--json", str(out), "--work", str(tmp_path / "w"),
+           "--datasets", "mnist5k", "--rows", "teacher", "baseline", "kd", "--seeds", "2",
+           "--teacher-epochs", "1", "--student-epochs", "1", "--max-steps", "1",
+           "--train-limit", "16", "--eval-limit", "8", "--threads", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = json.loads(out.read_text())
+    assert [r["row"] for r in records] == ["teacher", "baseline", "kd"]
+    assert "seeds" not in records[0] and records[0]["selected_epoch"] == 1  # one teacher
+    for r in records[1:]:
+        assert r["seeds"] == [0, 1] and r["selected_epoch"] == [1, 1]
+        assert r["value"] == pytest.approx(sum(r["values"]) / 2, abs=1e-15)
+        assert r["val_value"] == pytest.approx(sum(r["val_values"]) / 2, abs=1e-15)
+        cfgs = [json.loads((tmp_path / "w" / "mnist5k" / r["row"] / f"seed{s}" / "metrics.json").read_text())["config"]
+                for s in (0, 1)]
+        assert [c["train"]["seed"] for c in cfgs] == [0, 1]
+        assert [c["train"]["split_seed"] for c in cfgs] == [0, 0]
+    assert "| mnist5k | kd | accuracy |" in proc.stdout and "1,1/1" in proc.stdout
+
+
 @pytest.fixture(scope="module")
 def selected_run(tmp_path_factory):
     torch.set_num_threads(1)

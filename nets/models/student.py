@@ -3,7 +3,7 @@
 * :class:`SCLCClassifier`: linear spectral front end, camera (|v|^2 or the
   field), pixel binning, a fully connected back end.
 * :class:`SCLCSegmenter`: the same front end with a light electronic decoder
-  (two small convolutions) giving per-pixel class logits.
+  (``decoder_depth`` 3x3 convolutions and a 1x1 one) giving per-pixel class logits.
 
 The front end is a swappable module, ``student.frontend``: anything mapping a
 real image (N, Cin, H, W) in [0, 1] (displayed as field amplitude) to the field
@@ -146,22 +146,29 @@ class SCLCClassifier(nn.Module):
 class SCLCSegmenter(nn.Module):
     """Linear optical front end + camera + light electronic decoder (per-pixel logits (N, K, H, W)).
 
-    The decoder: [BatchNorm2d] -> 3x3 conv (``decoder_width``) -> ReLU -> 1x1
-    conv to ``n_classes``, then bilinear upsampling back to (H, W) if the
-    camera bins. Other parameters as :class:`SCLCClassifier`.
+    The decoder: [BatchNorm2d] -> (3x3 conv (``decoder_width``) -> ReLU) x
+    ``decoder_depth`` -> 1x1 conv to ``n_classes``, then bilinear upsampling
+    back to (H, W) if the camera bins. Each 3x3 layer widens the electronic
+    receptive field by 2 camera pixels. Other parameters as :class:`SCLCClassifier`.
     """
 
     def __init__(self, in_channels: int = 1, image_size=32, n_classes: int = 2, channels=(8,),
                  kernel_sizes=5, pool=None, pool_kind: str = "rect", padded_size=None,
-                 detector: str = "intensity", binning: int = 1, decoder_width: int = 16, norm: bool = True,
-                 frontend: str = "ideal", frontend_kw: dict | None = None):
+                 detector: str = "intensity", binning: int = 1, decoder_width: int = 16, decoder_depth: int = 1,
+                 norm: bool = True, frontend: str = "ideal", frontend_kw: dict | None = None):
         super().__init__()
         self.frontend, self.detector = _optics(frontend, frontend_kw, detector, binning, in_channels=in_channels,
                                                image_size=image_size, channels=channels, kernel_sizes=kernel_sizes,
                                                pool=pool, pool_kind=pool_kind, padded_size=padded_size)
         c = _camera_shape(self, in_channels, image_size)[0]
         layers: list[nn.Module] = [nn.BatchNorm2d(c, affine=False)] if norm else []
-        layers += [nn.Conv2d(c, decoder_width, 3, padding=1), nn.ReLU(), nn.Conv2d(decoder_width, n_classes, 1)]
+        if int(decoder_depth) != decoder_depth or decoder_depth < 1 or int(decoder_width) < 1:
+            raise ValueError(f"decoder_depth and decoder_width must be integers >= 1, got {decoder_depth!r}, "
+                             f"{decoder_width!r}")
+        for _ in range(int(decoder_depth)):
+            layers += [nn.Conv2d(c, decoder_width, 3, padding=1), nn.ReLU()]
+            c = decoder_width
+        layers.append(nn.Conv2d(decoder_width, n_classes, 1))
         self.decoder = nn.Sequential(*layers)
 
     def camera(self, x: torch.Tensor) -> torch.Tensor:
