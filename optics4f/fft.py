@@ -44,6 +44,7 @@ _engine = os.environ.get("OPTICS4F_FFT_ENGINE", "auto")
 _threads = max(1, int(os.environ.get("OPTICS4F_FFT_THREADS", os.cpu_count() or 1)))
 _local = threading.local()  # plans own buffers, so each thread keeps its own
 _wisdom_lock = threading.Lock()
+_plan_lock = threading.RLock()  # FFTW's planner is not thread-safe: every plan is made holding this
 _wisdom_loaded = False
 _merge_disk_wisdom = True  # False after forget_wisdom(): the file's plans are the ones to drop
 _WISDOM_PATH = Path(os.environ.get("OPTICS4F_CACHE", Path.home() / ".cache" / "optics4f")) / "fftw_wisdom.pkl"
@@ -88,7 +89,7 @@ def get_fft_engine() -> str:
 
 def _load_wisdom():
     global _wisdom_loaded
-    with _wisdom_lock:
+    with _plan_lock, _wisdom_lock:
         if _wisdom_loaded:
             return
         _wisdom_loaded = True
@@ -102,19 +103,20 @@ def _save_wisdom():
     # Merge what other processes saved since this one loaded: the file is rewritten whole, and
     # without the merge concurrent runs drop each other's plans (seen here: minutes of 8192^2
     # planning lost). Atomic write so that two processes never leave a torn file.
-    if _merge_disk_wisdom:
+    with _plan_lock:  # wisdom is the planner's state
+        if _merge_disk_wisdom:
+            try:
+                pyfftw.import_wisdom(pickle.loads(_WISDOM_PATH.read_bytes()))
+            except Exception:
+                pass  # no file yet, or one from another FFTW build
         try:
-            pyfftw.import_wisdom(pickle.loads(_WISDOM_PATH.read_bytes()))
-        except Exception:
-            pass  # no file yet, or one from another FFTW build
-    try:
-        _WISDOM_PATH.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=_WISDOM_PATH.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(pyfftw.export_wisdom(), fh)
-        os.replace(tmp, _WISDOM_PATH)
-    except OSError:
-        pass  # a read-only home only costs planning time
+            _WISDOM_PATH.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=_WISDOM_PATH.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(pyfftw.export_wisdom(), fh)
+            os.replace(tmp, _WISDOM_PATH)
+        except OSError:
+            pass  # a read-only home only costs planning time
 
 
 def forget_wisdom() -> None:
@@ -127,7 +129,7 @@ def forget_wisdom() -> None:
     """
     global _wisdom_loaded, _merge_disk_wisdom
     if pyfftw is not None:
-        with _wisdom_lock:
+        with _plan_lock, _wisdom_lock:
             pyfftw.forget_wisdom()
             _wisdom_loaded = True
             _merge_disk_wisdom = False
@@ -135,8 +137,9 @@ def forget_wisdom() -> None:
 
 
 def _save_wisdom_if_changed(before):
-    if pyfftw.export_wisdom() != before:
-        _save_wisdom()
+    with _plan_lock:
+        if pyfftw.export_wisdom() != before:
+            _save_wisdom()
 
 
 class FFTPlan:
@@ -157,13 +160,14 @@ class FFTPlan:
             self.buffer = pyfftw.empty_aligned(self.shape, dtype=self.dtype)
             self.buffer[...] = 0
             flags = ("FFTW_MEASURE", "FFTW_DESTROY_INPUT")
-            before = pyfftw.export_wisdom()
-            # FFTW_MEASURE overwrites the buffer while planning, which is fine here.
-            self._fw = pyfftw.FFTW(self.buffer, self.buffer, axes=(-2, -1), direction="FFTW_FORWARD",
-                                   threads=_threads, flags=flags)
-            self._bw = pyfftw.FFTW(self.buffer, self.buffer, axes=(-2, -1), direction="FFTW_BACKWARD",
-                                   threads=_threads, flags=flags, normalise_idft=False)
-            _save_wisdom_if_changed(before)
+            with _plan_lock:  # FFTW's planner and its wisdom: one thread at a time
+                before = pyfftw.export_wisdom()
+                # FFTW_MEASURE overwrites the buffer while planning, which is fine here.
+                self._fw = pyfftw.FFTW(self.buffer, self.buffer, axes=(-2, -1), direction="FFTW_FORWARD",
+                                       threads=_threads, flags=flags)
+                self._bw = pyfftw.FFTW(self.buffer, self.buffer, axes=(-2, -1), direction="FFTW_BACKWARD",
+                                       threads=_threads, flags=flags, normalise_idft=False)
+                _save_wisdom_if_changed(before)
         else:
             self.buffer = xp.zeros(self.shape, dtype=self.dtype)
 
@@ -276,9 +280,10 @@ def _after_fork_in_child():
     # FFTW's threads do not survive fork: in a forked child (e.g. a torch DataLoader worker) any
     # multi-threaded plan, cached or new, waits forever (measured here). So the child drops its
     # plans and pools and runs single-threaded, which is also what parallel workers want.
-    global _pool_lock, _threads
+    global _pool_lock, _plan_lock, _threads
     _pools.clear()
     _pool_lock = threading.Lock()
+    _plan_lock = threading.RLock()
     _local.__dict__.clear()
     _threads = 1
 

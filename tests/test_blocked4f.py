@@ -93,3 +93,31 @@ def test_blocked_path_not_used_off_fftw(fftw_threads):
     assert not _blocked4f.blocked_available(u) and not eng._use_blocked(u)
     v = eng.apply(u, h)
     np.testing.assert_allclose(v, op.apply(u, h[None, :, 0]), rtol=0, atol=1e-12 * np.abs(v).max())
+
+
+def test_workers_plan_safely_on_a_cold_cache(tmp_path):
+    """Regression: on a first call the pool workers each make their FFTW plans; FFTW's planner is
+    not thread-safe, and without the plan lock a fresh process with no wisdom aborted (seen in
+    CI). A subprocess with an empty cache plans several shapes on 2 workers at once."""
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np, optics4f as o4
+from optics4f.torch._multichannel import MultiChannel4f
+o4.set_fft_engine("pyfftw", threads=2)
+for n in (6, 10, 12, 14, 18, 20):
+    op = o4.FourF((n, n), 1e-5, 633e-9, 0.1, pad=2.0)
+    r = np.random.default_rng(n)
+    u = r.standard_normal((6, 2, n, n)).astype(np.complex64)
+    h = r.standard_normal((3, 2) + op.padded_shape).astype(np.complex64)
+    eng = MultiChannel4f(op)
+    v, w = eng.apply(u, h, keep_spectrum=True)
+    gu, gh = eng.backward(v, h, w)
+    ref = sum(op.apply(u[:, None, i], h[None, :, i]) for i in range(2))
+    assert np.abs(v - ref).max() <= 1e-4 * np.abs(ref).max(), n
+print("ok")
+"""
+    env = {**__import__("os").environ, "OPTICS4F_CACHE": str(tmp_path), "HOME": str(tmp_path)}
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]

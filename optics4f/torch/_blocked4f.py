@@ -35,7 +35,8 @@ def blocked_available(a) -> bool:
 
 
 class _Workspace:
-    """An aligned (n, My, Mx) buffer with in-place row and window-column plans, both directions."""
+    """An aligned (n, My, Mx) buffer with in-place row and window-column plans, both directions.
+    Made holding ``optics4f.fft._plan_lock`` (FFTW's planner is not thread-safe)."""
 
     def __init__(self, n, padded, cols, dtype):
         pyfftw = _fft.pyfftw
@@ -79,9 +80,10 @@ class Blocked4f:
         ws = spaces.get((role, n))
         if ws is None:
             _fft._load_wisdom()
-            before = _fft.pyfftw.export_wisdom()
-            ws = spaces[(role, n)] = _Workspace(n, self.padded, self._cols, self.dtype)
-            _fft._save_wisdom_if_changed(before)
+            with _fft._plan_lock:  # the workers plan at the same time on a first call
+                before = _fft.pyfftw.export_wisdom()
+                ws = spaces[(role, n)] = _Workspace(n, self.padded, self._cols, self.dtype)
+                _fft._save_wisdom_if_changed(before)
         return ws
 
     def _blocks(self, cout):
