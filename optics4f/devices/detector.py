@@ -27,6 +27,7 @@ a seed), so every noisy frame is reproducible.
 """
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass
 
@@ -351,8 +352,14 @@ class Camera:
         workers = min(get_fft_threads(), n - 1)
         if workers <= 1 or threading.current_thread().name.startswith("optics4f-fft"):  # never wait on our own pool
             work(range(1, n))
-        else:
-            for _ in _pool(workers).map(work, [range(1 + t, n, workers) for t in range(workers)]):
+        else:  # each worker takes the next frame when free (frames do not depend on who draws them)
+            counter = itertools.count(1)
+
+            def claim():
+                while (i := next(counter)) < n:
+                    yield i
+
+            for _ in _pool(workers).map(work, [claim() for _ in range(workers)]):
                 pass
         return out.reshape(u.shape[:-2] + first.shape)
 

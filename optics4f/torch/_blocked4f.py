@@ -19,6 +19,7 @@ FFTW's OpenMP threads keep spinning after a call and starve the workers.
 """
 from __future__ import annotations
 
+import itertools
 import threading
 
 import numpy as np
@@ -52,6 +53,12 @@ class _Workspace:
         self.rows_b = plan(self.buf, -1, "FFTW_BACKWARD")
         self.cols_b = plan(view, -2, "FFTW_BACKWARD")
         self.tmp = pyfftw.empty_aligned(self.buf.shape, dtype=dtype)
+
+
+def _claim(counter, batch):
+    """Batch indices taken one at a time from a counter shared by the workers."""
+    while (b := next(counter)) < batch:
+        yield b
 
 
 class Blocked4f:
@@ -89,12 +96,23 @@ class Blocked4f:
     def _blocks(self, cout):
         return [(o0, min(o0 + self._block, cout)) for o0 in range(0, cout, self._block)]
 
-    def _run(self, work, batch):
-        """Run ``work(list of batch indices)`` on the FFT threads, images dealt round-robin."""
+    def _run(self, work, batch, dynamic=False):
+        """Run ``work(iterable of batch indices)`` on the FFT threads.
+
+        Static (default): images dealt round-robin, so reductions over the batch add up in the
+        same order every run (bitwise reproducible gradients). ``dynamic``: each worker takes
+        the next image when it is free, which keeps both cores busy when another library's
+        spinning threads slow one worker down (for passes without cross-image reductions).
+        """
         workers = min(_fft.get_fft_threads(), batch)
         if workers <= 1:
-            return [work(list(range(batch)))]
-        return list(_fft._pool(workers).map(work, [list(range(t, batch, workers)) for t in range(workers)]))
+            return [work(range(batch))]
+        if dynamic:
+            counter = itertools.count()  # next() on it is atomic under the GIL
+            shares = [_claim(counter, batch) for _ in range(workers)]
+        else:
+            shares = [range(t, batch, workers) for t in range(workers)]
+        return list(_fft._pool(workers).map(work, shares))
 
     # -- forward ---------------------------------------------------------------------------------
     def forward(self, u, hs):
@@ -131,7 +149,7 @@ class Blocked4f:
                     ws.cols_f()  # only the columns the crop keeps
                     out[b, o0:o1] = buf[:, rows, cols]
 
-        self._run(work, batch)
+        self._run(work, batch, dynamic=True)  # per-image outputs: any order gives the same result
         return out, w
 
     # -- backward --------------------------------------------------------------------------------
