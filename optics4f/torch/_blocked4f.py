@@ -105,7 +105,7 @@ class Blocked4f:
         spinning threads slow one worker down (for passes without cross-image reductions).
         """
         workers = min(_fft.get_fft_threads(), batch)
-        if workers <= 1:
+        if workers <= 1 or threading.current_thread().name.startswith("optics4f-fft"):  # never wait on our own pool
             return [work(range(batch))]
         if dynamic:
             counter = itertools.count()  # next() on it is atomic under the GIL
