@@ -23,8 +23,10 @@ import os
 import pickle
 import tempfile
 import threading
+import itertools
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +35,8 @@ from .backend import get_xp, is_cupy
 from .padding import center_offsets
 
 __all__ = ["get_plan", "set_fft_engine", "get_fft_engine", "fft2", "ifft2", "FFTPlan", "available_engines",
-           "PaddedFilter", "get_padded_filter", "clear_fft_cache", "get_fft_threads", "forget_wisdom"]
+           "PaddedFilter", "get_padded_filter", "clear_fft_cache", "get_fft_threads", "forget_wisdom", "planning",
+           "map_on_pool"]
 
 try:
     import pyfftw  # type: ignore
@@ -142,6 +145,17 @@ def _save_wisdom_if_changed(before):
             _save_wisdom()
 
 
+@contextmanager
+def planning():
+    """Context for making FFTW plans: loads the wisdom cache, holds the plan lock (FFTW's planner
+    is not thread-safe) and saves the cache if the plans made inside added wisdom."""
+    _load_wisdom()
+    with _plan_lock:
+        before = pyfftw.export_wisdom()
+        yield
+        _save_wisdom_if_changed(before)
+
+
 class FFTPlan:
     """An in-place 2-D FFT over the last two axes of ``buffer``.
 
@@ -156,18 +170,14 @@ class FFTPlan:
         self.xp = xp
         self.engine = engine
         if engine == "pyfftw":
-            _load_wisdom()
             self.buffer = pyfftw.empty_aligned(self.shape, dtype=self.dtype)
             self.buffer[...] = 0
             flags = ("FFTW_MEASURE", "FFTW_DESTROY_INPUT")
-            with _plan_lock:  # FFTW's planner and its wisdom: one thread at a time
-                before = pyfftw.export_wisdom()
-                # FFTW_MEASURE overwrites the buffer while planning, which is fine here.
+            with planning():  # FFTW_MEASURE overwrites the buffer while planning, which is fine here.
                 self._fw = pyfftw.FFTW(self.buffer, self.buffer, axes=(-2, -1), direction="FFTW_FORWARD",
                                        threads=_threads, flags=flags)
                 self._bw = pyfftw.FFTW(self.buffer, self.buffer, axes=(-2, -1), direction="FFTW_BACKWARD",
                                        threads=_threads, flags=flags, normalise_idft=False)
-                _save_wisdom_if_changed(before)
         else:
             self.buffer = xp.zeros(self.shape, dtype=self.dtype)
 
@@ -276,6 +286,31 @@ def _pool(workers: int):
         return pool
 
 
+def map_on_pool(work, indices, dynamic: bool = False) -> list:
+    """Run ``work(iterable of indices)`` on the FFT threads; returns the workers' results.
+
+    Static (default): ``indices`` (a range) dealt round-robin, the same split every run, so
+    reductions add up in a fixed order. ``dynamic``: each worker takes the next index when it
+    is free, which keeps the cores busy when other threads (torch's spinning OpenMP workers)
+    slow one down; for work whose result does not depend on which worker does an index. Runs
+    inline with one thread or one index, and inside a pool thread (never waits on its own pool).
+    """
+    workers = min(_threads, len(indices))
+    if workers <= 1 or threading.current_thread().name.startswith("optics4f-fft"):
+        return [work(indices)]
+    if dynamic:
+        counter = itertools.count()  # next() on it is atomic under the GIL
+
+        def claim():
+            while (k := next(counter)) < len(indices):
+                yield indices[k]
+
+        shares = [claim() for _ in range(workers)]
+    else:
+        shares = [indices[t::workers] for t in range(workers)]
+    return list(_pool(workers).map(work, shares))
+
+
 def _after_fork_in_child():
     # FFTW's threads do not survive fork: in a forked child (e.g. a torch DataLoader worker) any
     # multi-threaded plan, cached or new, waits forever (measured here). So the child drops its
@@ -341,7 +376,10 @@ class PaddedFilter:
             self._plan = get_plan(self.shape, self.dtype, like=like)
 
     def _plan_fftw(self):
-        _load_wisdom()
+        with planning():
+            self._plan_fftw_locked()
+
+    def _plan_fftw_locked(self):
         works = _local.__dict__.setdefault("padded_work", weakref.WeakValueDictionary())
         key = (self.shape, self.inner, self.dtype.str)
         self._work = works.get(key)
@@ -353,7 +391,6 @@ class PaddedFilter:
         # a backward second one, and in between as _rows says. One set of forward plans serves all.
         self._conj_in, self._conj_out = self.first == "backward", self.second == "backward"
         inplace = ("FFTW_MEASURE", "FFTW_DESTROY_INPUT")
-        before = pyfftw.export_wisdom()
 
         def plan(src, dst, axis, flags, threads=_threads):
             return pyfftw.FFTW(src, dst, axes=(axis,), direction="FFTW_FORWARD", threads=threads, flags=flags)
@@ -374,7 +411,6 @@ class PaddedFilter:
         self._workers = min(_threads, len(self._blocks))
         self._shares = [self._blocks[t::self._workers] for t in range(self._workers)]
         a[...] = 0  # FFTW_MEASURE planning overwrote the buffers: restore the zero invariant of A
-        _save_wisdom_if_changed(before)
 
     def _rows(self, h):
         # Each block: X = F(rows); y = h * T1 (T1 = X or conj X); feed conj(y) to F if T2 is backward.

@@ -27,8 +27,6 @@ a seed), so every noisy frame is reproducible.
 """
 from __future__ import annotations
 
-import itertools
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -331,7 +329,7 @@ class Camera:
         largest cost of a noisy frame) releases the GIL, so frames run in parallel; frame i
         draws from its own generator seeded from ``rng``, so the result does not depend on the
         thread count. (The Gaussian model is faster as one whole-array pass.)"""
-        from ..fft import _pool, get_fft_threads
+        from ..fft import map_on_pool
 
         flat = u.reshape((-1,) + u.shape[-2:])
         n = flat.shape[0]
@@ -349,18 +347,7 @@ class Camera:
             for i in indices:
                 out[i] = one(i)
 
-        workers = min(get_fft_threads(), n - 1)
-        if workers <= 1 or threading.current_thread().name.startswith("optics4f-fft"):  # never wait on our own pool
-            work(range(1, n))
-        else:  # each worker takes the next frame when free (frames do not depend on who draws them)
-            counter = itertools.count(1)
-
-            def claim():
-                while (i := next(counter)) < n:
-                    yield i
-
-            for _ in _pool(workers).map(work, [claim() for _ in range(workers)]):
-                pass
+        map_on_pool(work, range(1, n), dynamic=True)  # a frame does not depend on who draws it
         return out.reshape(u.shape[:-2] + first.shape)
 
     def detect_mean(self, u, sample_pitch, wavelength: float):

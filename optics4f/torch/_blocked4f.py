@@ -19,7 +19,6 @@ FFTW's OpenMP threads keep spinning after a call and starve the workers.
 """
 from __future__ import annotations
 
-import itertools
 import threading
 
 import numpy as np
@@ -55,12 +54,6 @@ class _Workspace:
         self.tmp = pyfftw.empty_aligned(self.buf.shape, dtype=dtype)
 
 
-def _claim(counter, batch):
-    """Batch indices taken one at a time from a counter shared by the workers."""
-    while (b := next(counter)) < batch:
-        yield b
-
-
 class Blocked4f:
     """Forward and backward of ``v[b, o] = crop(F(sum_i hs[o, i] * w[b, i]))``, ``w = F(pad(u))``
     (even padded grids).
@@ -86,33 +79,12 @@ class Blocked4f:
         spaces = self._spaces.__dict__
         ws = spaces.get((role, n))
         if ws is None:
-            _fft._load_wisdom()
-            with _fft._plan_lock:  # the workers plan at the same time on a first call
-                before = _fft.pyfftw.export_wisdom()
+            with _fft.planning():  # the workers plan at the same time on a first call
                 ws = spaces[(role, n)] = _Workspace(n, self.padded, self._cols, self.dtype)
-                _fft._save_wisdom_if_changed(before)
         return ws
 
     def _blocks(self, cout):
         return [(o0, min(o0 + self._block, cout)) for o0 in range(0, cout, self._block)]
-
-    def _run(self, work, batch, dynamic=False):
-        """Run ``work(iterable of batch indices)`` on the FFT threads.
-
-        Static (default): images dealt round-robin, so reductions over the batch add up in the
-        same order every run (bitwise reproducible gradients). ``dynamic``: each worker takes
-        the next image when it is free, which keeps both cores busy when another library's
-        spinning threads slow one worker down (for passes without cross-image reductions).
-        """
-        workers = min(_fft.get_fft_threads(), batch)
-        if workers <= 1 or threading.current_thread().name.startswith("optics4f-fft"):  # never wait on our own pool
-            return [work(range(batch))]
-        if dynamic:
-            counter = itertools.count()  # next() on it is atomic under the GIL
-            shares = [_claim(counter, batch) for _ in range(workers)]
-        else:
-            shares = [range(t, batch, workers) for t in range(workers)]
-        return list(_fft._pool(workers).map(work, shares))
 
     # -- forward ---------------------------------------------------------------------------------
     def forward(self, u, hs):
@@ -149,7 +121,7 @@ class Blocked4f:
                     ws.cols_f()  # only the columns the crop keeps
                     out[b, o0:o1] = buf[:, rows, cols]
 
-        self._run(work, batch, dynamic=True)  # per-image outputs: any order gives the same result
+        _fft.map_on_pool(work, range(batch), dynamic=True)  # per-image outputs: any order, same result
         return out, w
 
     # -- backward --------------------------------------------------------------------------------
@@ -195,7 +167,7 @@ class Blocked4f:
                     gu[b] = gws.buf[:, rows, cols]
             return acc
 
-        accs = self._run(work, batch)
+        accs = _fft.map_on_pool(work, range(batch))  # fixed split: reproducible gradient sums
         ghs = None
         if need_masks:
             ghs = accs[0]
