@@ -67,8 +67,15 @@ def train_models(work: Path) -> dict:
         src = Path(r["checkpoint"])
         shutil.copyfile(src, PRETRAINED / f"{role}.pt")
         shutil.copyfile(src.with_suffix(".json"), PRETRAINED / f"{role}.json")
+    out["student_sha256"] = _sha256(PRETRAINED / "student.pt")  # --card-only reuses this summary only for these weights
     (work / "train_summary.json").write_text(json.dumps(out, indent=2))
     return out
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def measure() -> dict:
@@ -150,8 +157,12 @@ def main(argv=None):
     if not args.card_only:
         summary = train_models(args.work)
         print(json.dumps(summary, indent=2))
-    elif (args.work / "train_summary.json").is_file():
-        summary = json.loads((args.work / "train_summary.json").read_text())
+    else:
+        path = args.work / "train_summary.json"
+        summary = json.loads(path.read_text()) if path.is_file() else {}
+        if summary.get("student_sha256") != _sha256(PRETRAINED / "student.pt"):
+            raise SystemExit(f"no training summary of the shipped student.pt in {path}; pass the --work folder "
+                             f"that trained it, or retrain without --card-only")
     numbers = measure()
     print(json.dumps(numbers, indent=2))
     print(write_model_card(numbers, summary))
