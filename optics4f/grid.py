@@ -105,3 +105,15 @@ def padded_size(n: int, factor: float) -> int:
         raise ValueError(f"pad factor must be >= 1, got {factor}")
     m = max(n, int(np.ceil(n * factor - 1e-9)))
     return m + (m - n) % 2
+
+
+def fast_padded_size(n: int, factor: float) -> int:
+    """The smallest padded length >= :func:`padded_size` (n, factor) with (padded - n) even whose FFT
+    is fast: a product of 2, 3, 5, 7 and 11 (``scipy.fft.next_fast_len``). Lengths with a large prime
+    factor are several times slower (64 FFTs of 204^2 = 2^2 3 17 squared: 32 ms; of 210^2: 11 ms)."""
+    from scipy.fft import next_fast_len
+
+    m = padded_size(n, factor)
+    while next_fast_len(m) != m or (m - n) % 2:
+        m += 1
+    return m

@@ -245,3 +245,24 @@ def test_saving_wisdom_keeps_plans_another_process_saved(monkeypatch, tmp_path):
     finally:
         pyfftw.forget_wisdom()
         pyfftw.import_wisdom(saved)
+
+
+def test_fast_padded_size():
+    """At least the plain padded length, (m - n) even, and only the factors 2, 3, 5, 7, 11."""
+    from optics4f.grid import fast_padded_size, padded_size
+
+    def factors_ok(m):
+        for p in (2, 3, 5, 7, 11):
+            while m % p == 0:
+                m //= p
+        return m == 1
+
+    assert fast_padded_size(102, 2.0) == 210  # 204 = 2^2 3 17 and 206, 208 = 2^4 13 are passed over
+    assert fast_padded_size(114, 2.0) == 240  # 228 = 2^2 3 19
+    assert fast_padded_size(128, 2.0) == 256 == padded_size(128, 2.0)  # already fast: unchanged
+    for n in range(1, 400):
+        for factor in (1.0, 1.5, 2.0, 4.0):
+            m = fast_padded_size(n, factor)
+            assert m >= padded_size(n, factor) and (m - n) % 2 == 0 and factors_ok(m)
+            # the smallest such length
+            assert not any(factors_ok(k) and (k - n) % 2 == 0 for k in range(padded_size(n, factor), m))

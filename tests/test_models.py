@@ -281,3 +281,14 @@ def test_hardware_student_trains_through_the_phase_slm():
     assert again.frontend.system == st.frontend.system
     with pytest.raises(ValueError, match="n_channels"):
         build_model(dict(cfg, channels=[3], frontend_kw={"system": st.frontend.system}))
+
+
+def test_default_hardware_system_pads_to_a_fast_length():
+    from nets.models.hardware import default_system
+    from optics4f.system import Hardware4f, SystemConfig
+
+    d = default_system(28, 8, 7)  # 3 x 3 tiles of 34: a 102 grid
+    hw = Hardware4f(SystemConfig.from_dict(d))
+    assert d["grid_shape"] == [102, 102] and hw.geometry.padded_shape == (210, 210)
+    assert d["slm"]["resolution"] == [210, 210]  # one SLM pixel per Fourier sample
+    assert d["f1"] == pytest.approx(8e-6 * 210 * 8e-6 / 532e-9)
