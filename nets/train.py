@@ -53,7 +53,7 @@ from .checkpoint import atomic_write, build_model, load_checkpoint, load_model, 
 from .data.augment import Augment
 from .kd import DEFAULT_ALPHA, DEFAULT_T, kd_loss
 
-__all__ = ["TrainConfig", "train", "default_model_config", "evaluate", "ROLES", "TASKS"]
+__all__ = ["TrainConfig", "train", "default_model_config", "evaluate", "init_from_checkpoint", "ROLES", "TASKS"]
 
 ROLES = ("teacher", "student", "baseline", "hardware")
 TASKS = ("classify", "segment")
@@ -83,6 +83,10 @@ class TrainConfig:
     device : "auto", "cpu", "cuda", "cuda:1", ...
     out_dir : output folder
     teacher : trained teacher checkpoint (``model.pt``), needed for KD
+    init_from : checkpoint (``model.pt``) whose weights start the run instead of the random initialisation
+        (:func:`init_from_checkpoint`: tensors of the same name and shape are copied, the others keep their
+        initialisation; an ideal SCLC student's collapsed masks start a hardware front end's SLM); a resumed
+        run continues from its own checkpoint instead
     T, alpha : KD temperature and weight (kd_loss)
     image_size : resize images to this (int or [H, W]) when loading by name
     pad : then centre them on a dark canvas of this size (int or [H, W])
@@ -111,6 +115,7 @@ class TrainConfig:
     device: str = "auto"
     out_dir: str = "runs/train"
     teacher: str | None = None
+    init_from: str | None = None
     T: float = DEFAULT_T
     alpha: float = DEFAULT_ALPHA
     image_size: int | list | None = None
@@ -327,6 +332,45 @@ def _plot_curves(path: Path, history: list):
     atomic_write(path, lambda f: f.write(buf.getvalue()))
 
 
+# -- warm start ------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def init_from_checkpoint(model: nn.Module, path) -> dict:
+    """Start ``model`` from the weights of the checkpoint ``path`` (``model.pt``); returns what was taken.
+
+    Every parameter and buffer of the checkpoint whose name and shape match one of ``model``'s is
+    copied (``load_state_dict(strict=False)`` after dropping shape mismatches); the rest of ``model``
+    keeps its initialisation. When the checkpoint is an SCLC student with the ideal front end
+    (:class:`~nets.models.spectral.SpectralStack`) and ``model``'s front end is the hardware one
+    (``set_masks``), the SLM starts from the ideal stack's collapsed masks evaluated on the hardware's
+    Fourier grid (the same kernels and pooling apertures, the same physical frequencies: a network
+    trained in the ideal simulation, then fine-tuned through the hardware); BatchNorm running statistics
+    are then reset, since they describe the ideal camera's intensities, not the hardware's ADU.
+
+    Returns ``{"copied": [names], "skipped": [names], "masks": bool}``.
+    """
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    from .models.spectral import SpectralStack
+
+    src, src_cfg = load_model(path)
+    own = model.state_dict()
+    take = {k: v for k, v in src.state_dict().items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(take, strict=False)
+    out = {"copied": sorted(take), "skipped": sorted(set(src.state_dict()) - set(take)), "masks": False}
+    front = getattr(model, "frontend", None)
+    if isinstance(getattr(src, "frontend", None), SpectralStack) and hasattr(front, "set_masks"):
+        grid = tuple(front.layer.hw.geometry.padded_shape)  # the SLM's Fourier grid (My, Mx)
+        ideal = build_model(dict(src_cfg["model"], padded_size=list(grid)))  # the same stack on that grid
+        ideal.load_state_dict(src.state_dict())
+        front.set_masks(ideal.frontend.collapse().to(torch.complex128))
+        for m in model.modules():
+            if isinstance(m, _BatchNorm):
+                m.reset_running_stats()
+        out["masks"] = True
+    return out
+
+
 # -- the loop --------------------------------------------------------------------------------------
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -402,7 +446,10 @@ def _train(cfg: TrainConfig, train_set, eval_set, test_set, rank, world, local_r
     run_cfg = {"train": cfg.to_dict(), "model": mcfg}
 
     torch.manual_seed(cfg.seed)
-    model = build_model(mcfg).to(device)
+    model = build_model(mcfg)
+    if cfg.init_from:
+        init_from_checkpoint(model, cfg.init_from)
+    model = model.to(device)
     system = getattr(getattr(model, "frontend", None), "system", None)
     if system is not None:  # record the hardware system actually built (a default one is derived)
         mcfg.setdefault("frontend_kw", {})["system"] = system

@@ -41,7 +41,7 @@ def test_kd_table_tiny_run_writes_the_records(tmp_path):
     out = tmp_path / "kd.json"
     cmd = [sys.executable, str(ROOT / "benchmarks" / "kd_table.py"), "--json", str(out), "--work", str(tmp_path / "w"),
            "--teacher-epochs", "1", "--student-epochs", "1", "--hardware-epochs", "1", "--max-steps", "1",
-           "--train-limit", "16", "--eval-limit", "8", "--seg-size", "12", "--threads", "1"]
+           "--train-limit", "16", "--eval-limit", "8", "--seg-size", "12", "--threads", "1", "--seeds", "1"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     records = json.loads(out.read_text())
@@ -62,8 +62,25 @@ def test_kd_table_tiny_run_writes_the_records(tmp_path):
     cam = system["camera"]
     assert cam["bit_depth"] == 10 and cam["noise"] and cam["read_noise"] > 0
     assert "| mnist5k | kd_hardware | accuracy |" in proc.stdout
+    # the MNIST hardware row starts from the kd row's student (preset "init": "kd") and reads out the
+    # registered image window, so that the ideal student's back end fits it
+    hw_rec = next(r for r in records if r["dataset"] == "mnist5k" and r["row"] == "kd_hardware")
+    assert hw_rec["init"] == "kd"
+    assert cfg["train"]["init_from"] == str(tmp_path / "w" / "mnist5k" / "kd" / "model.pt")
+    assert cfg["model"]["frontend_kw"]["readout"] == "image"
     _, cfg = load_model(tmp_path / "w" / "synthetic-seg" / "kd_hardware" / "model.pt")
     assert cfg["model"]["frontend_kw"]["readout"] == "image"  # registered with the masks
+    # the segmentation preset trains every row on flipped / rotated views of its scenes
+    assert [r.get("views") for r in records if r["dataset"] == "synthetic-seg"] == ["dihedral"] * 4
+
+
+def test_kd_table_warm_start_needs_the_kd_row(tmp_path):
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "kd_table.py"), "--work", str(tmp_path / "w"),
+           "--datasets", "mnist5k", "--rows", "teacher", "kd_hardware", "--teacher-epochs", "1", "--max-steps", "1",
+           "--train-limit", "16", "--eval-limit", "8", "--threads", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode != 0 and "add 'kd' to --rows" in proc.stderr
+    assert not (tmp_path / "w" / "mnist5k" / "kd_hardware").exists()  # refused before training
 
 
 def test_kd_table_seeds_share_one_split(tmp_path):
@@ -164,3 +181,35 @@ def test_hardware_image_readout_registers_with_the_ideal_student(size):
     assert (cam - scale * ref.flip(-2, -1)).norm() / cam.norm() > 0.05
     with pytest.raises(ValueError, match="readout"):
         HardwareFrontend(1, size, 1, 5, system=sysd, readout="flipped")
+
+
+def test_dihedral_views_move_image_and_mask_together():
+    """nets.data.augment.DihedralViews: each item is one of the 8 symmetries of the square, the same for the image
+    and its mask, all 8 occur, and the draw follows torch's seed (nets.train reseeds it every epoch)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from nets.data.augment import DihedralViews
+
+    x = torch.arange(2 * 5 * 5, dtype=torch.float32).reshape(1, 2, 5, 5)  # every pixel distinct
+    y = torch.arange(5 * 5).reshape(1, 5, 5)  # the mask labels each pixel by its index
+    base = TensorDataset(x, y)
+    base.classes = [str(k) for k in range(25)]
+    views = DihedralViews(base)
+    assert len(views) == 1 and views.classes == base.classes
+    # the 8 symmetries written out by hand: transpose and flips of the (row, column) axes
+    syms = [lambda a: a, lambda a: a.flip(-1), lambda a: a.flip(-2), lambda a: a.flip(-1).flip(-2),
+            lambda a: a.transpose(-1, -2), lambda a: a.transpose(-1, -2).flip(-1),
+            lambda a: a.transpose(-1, -2).flip(-2), lambda a: a.transpose(-1, -2).flip(-1).flip(-2)]
+    torch.manual_seed(3)
+    seen = []
+    for _ in range(80):
+        xv, yv = views[0]
+        hits = [k for k, t in enumerate(syms) if torch.equal(xv, t(x[0])) and torch.equal(yv, t(y[0]))]
+        assert len(hits) == 1  # the image and the mask moved by the same symmetry
+        seen.append(hits[0])
+    assert set(seen) == set(range(8))
+    torch.manual_seed(3)
+    again = []
+    for _ in range(80):
+        yv = views[0][1]
+        again.append(next(k for k, t in enumerate(syms) if torch.equal(yv, t(y[0]))))
+    assert again == seen

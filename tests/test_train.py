@@ -248,3 +248,64 @@ def test_hardware_student_by_kd(teacher, data, tmp_path):
     x = data[1].tensors[0][:4]
     res["module"].eval()
     torch.testing.assert_close(model(x), res["module"](x))
+
+
+def _fit_residual(ref, out):
+    """Relative residual of ``out`` against ``ref`` after the best single scale (camera units differ)."""
+    ref, out = ref.double(), out.double()
+    s = (ref * out).sum() / (out * out).sum()
+    return float((s * out - ref).norm() / ref.norm())
+
+
+@pytest.mark.filterwarnings("ignore:No artists with labels:UserWarning")  # the empty curves of a 0-epoch run
+def test_init_from_copies_a_checkpoint_before_training(teacher, data, tmp_path):
+    mcfg = {"channels": [4], "kernel_sizes": 5, "pool": 2, "binning": 2}
+    src = train(dict(TINY, role="student", teacher=teacher["checkpoint"], out_dir=str(tmp_path / "s"), model=mcfg),
+                *data)
+    # another seed, no epoch: the run's model is the checkpoint's, tensor for tensor
+    res = train(dict(TINY, epochs=0, seed=5, role="student", teacher=teacher["checkpoint"], model=mcfg,
+                     out_dir=str(tmp_path / "w"), init_from=src["checkpoint"]), *data)
+    assert res["config"]["init_from"] == src["checkpoint"]
+    want = load_model(src["checkpoint"])[0].state_dict()
+    got = res["module"].state_dict()
+    assert set(got) == set(want)
+    for k, v in want.items():
+        assert torch.equal(got[k], v), k
+    cold = train(dict(TINY, epochs=0, seed=5, role="student", teacher=teacher["checkpoint"], model=mcfg,
+                      out_dir=str(tmp_path / "c")), *data)
+    assert not torch.equal(cold["module"].frontend.layers[0].weight, want["frontend.layers.0.weight"])
+
+
+@pytest.mark.parametrize("pool", [None, 2])
+def test_init_from_ideal_student_starts_the_hardware_slm(tmp_path, pool):
+    from nets.checkpoint import save_checkpoint
+    from nets.train import init_from_checkpoint
+
+    torch.manual_seed(1)
+    mc = {"arch": "sclc_classifier", "in_channels": 1, "image_size": [12, 12], "n_classes": 3, "channels": [2],
+          "kernel_sizes": 5, "pool": pool, "binning": 2}
+    ideal = build_model(mc)
+    with torch.no_grad():
+        ideal.backend[1].running_mean.fill_(3.0)  # statistics of the ideal camera
+        ideal.frontend.layers[0].weight[..., 0, :] += 0.5  # an asymmetric kernel: convolution, not correlation
+    path = save_checkpoint(tmp_path / "model.pt", ideal, {"model": mc})
+    hw_cfg = dict(mc, pool=None, frontend="hardware", frontend_kw={"readout": "image"})  # noise-free default system
+    hw = build_model(hw_cfg)
+    info = init_from_checkpoint(hw, path)
+    assert info["masks"] and info["skipped"] == ["frontend.layers.0.weight"]
+    torch.testing.assert_close(hw.backend[2].weight, ideal.backend[2].weight, rtol=0, atol=0)  # back end copied
+    assert torch.equal(hw.backend[1].running_mean, torch.zeros(2 * 6 * 6))  # BatchNorm statistics restarted
+    # Reference: the ideal stack with the same weights on the SLM's Fourier grid (same physical frequencies;
+    # on its own small grid the band-limited pooled kernel wraps around). The hardware camera (8-bit phase
+    # SLM, double-phase encoding, noise-free) then sees the ideal intensity up to its gain: 0.6 % residual
+    # without pooling; 3.4 % with the aperture's hard edge (double-phase leakage into the camera window).
+    grid = list(hw.frontend.layer.hw.geometry.padded_shape)
+    ref = build_model(dict(mc, padded_size=grid))
+    ref.load_state_dict(ideal.state_dict())
+    x = torch.rand(6, 1, 12, 12, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want = ref.detector.detect(ref.frontend(x))
+        got = hw.frontend(x)
+        cold = build_model(hw_cfg).frontend(x)  # random SLM: ~0.96
+    assert _fit_residual(want, got) < (0.015 if pool is None else 0.06)
+    assert _fit_residual(want, cold) > 0.5
