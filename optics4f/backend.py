@@ -111,7 +111,7 @@ def _check_finite(a, xp, name: str):
         raise ValueError(f"{name} contains NaN or Inf; clean the input (e.g. numpy.nan_to_num) first")
 
 
-def as_field(u, name: str = "u", dtype=None, min_ndim: int = 2):
+def as_field(u, name: str = "u", dtype=None, min_ndim: int = 2, check_finite: bool = True):
     """Validate a complex field and return it as an array of a complex dtype.
 
     Parameters
@@ -126,6 +126,9 @@ def as_field(u, name: str = "u", dtype=None, min_ndim: int = 2):
         otherwise complex64.
     min_ndim : int
         Minimum number of dimensions (2: spatial axes last).
+    check_finite : bool
+        Refuse NaN and Inf (a pass over the data). False only where the caller hands the field to
+        an operator that checks it anyway.
 
     Returns
     -------
@@ -144,7 +147,8 @@ def as_field(u, name: str = "u", dtype=None, min_ndim: int = 2):
     if target.kind != "c":
         raise TypeError(f"dtype for {name} must be complex64 or complex128, got {target}")
     u = xp.asarray(u, dtype=target)
-    _check_finite(u, xp, name)
+    if check_finite:
+        _check_finite(u, xp, name)
     return u
 
 

@@ -27,6 +27,7 @@ a seed), so every noisy frame is reproducible.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -363,21 +364,21 @@ class Camera:
         size = -(-n // (4 * get_fft_threads()))  # a few blocks per thread: a free thread takes the next
         starts = range(0, n, size)
 
-        def block(b):
-            f0 = starts[b]
-            mean = self.mean_electrons(flat[f0:f0 + size], sample_pitch, wavelength)
-            return self.digitize(self._noisy(mean, *keys, offset=f0 * per_frame))
-
-        first = block(0)
-        out = np.empty((n,) + first.shape[1:], first.dtype)
-        out[:len(first)] = first
+        out = []  # the result, allocated by the first block done (its dtype and frame shape)
+        lock = threading.Lock()
 
         def work(indices):
             for b in indices:
-                out[starts[b]:starts[b] + size] = block(b)
+                f0 = starts[b]
+                mean = self.mean_electrons(flat[f0:f0 + size], sample_pitch, wavelength)
+                frames = self.digitize(self._noisy(mean, *keys, offset=f0 * per_frame))
+                with lock:
+                    if not out:
+                        out.append(np.empty((n,) + frames.shape[1:], frames.dtype))
+                out[0][f0:f0 + size] = frames
 
-        map_on_pool(work, range(1, len(starts)), dynamic=True)  # a block does not depend on who draws it
-        return out.reshape(u.shape[:-2] + first.shape[1:])
+        map_on_pool(work, range(len(starts)), dynamic=True)  # a block does not depend on who draws it
+        return out[0].reshape(u.shape[:-2] + out[0].shape[1:])
 
     def detect_mean(self, u, sample_pitch, wavelength: float):
         """Noise-free frame: the expected signal digitised (ADU)."""

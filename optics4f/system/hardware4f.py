@@ -303,7 +303,7 @@ class Hardware4f:
         """Output field (..., ny, nx) on ``out_grid`` of the input field ``u`` through a Fourier-plane
         transmission (from :meth:`fourier_mask`, at the same ``wavelength``), with the SLM shift,
         defocus and tilt factors. The output pitch d f2 / f1 does not depend on the wavelength."""
-        u = as_field(u, "u", dtype=self.dtype)
+        u = as_field(u, "u", dtype=self.dtype, check_finite=False)  # the FourF pass below checks it
         lam = self.config.wavelength if wavelength is None else float(wavelength)
         fourf, asm = (self.fourf, self._camera_asm) if lam == self.config.wavelength else \
             (self._wavelength_pass(lam)[0], self._wavelength_pass(lam)[1][3])
