@@ -71,7 +71,9 @@ def intensity(u):
     xp = get_xp(u)
     if u.dtype.kind != "c":
         return xp.square(u)
-    return xp.square(u.real) + xp.square(u.imag)  # avoids the sqrt of abs
+    out = xp.square(u.real)  # avoids the sqrt of abs
+    out += xp.square(u.imag)
+    return out
 
 
 def pixel_factor(camera_pitch: float, sample_pitch: float, name: str = "camera pitch") -> int:
@@ -123,7 +125,7 @@ def mean_electrons(power, wavelength: float, exposure_time: float, quantum_effic
     scale = quantum_efficiency * exposure_time / photon_energy(wavelength)
     out = power * power.dtype.type(scale)
     if dark_current:
-        out = out + out.dtype.type(dark_current * exposure_time)
+        out += out.dtype.type(dark_current * exposure_time)  # in place: out is ours
     return out
 
 
@@ -187,7 +189,9 @@ def adc(electrons, gain: float, bit_depth: int | None, offset: float = 0.0, gamm
     full = float(2 ** int(bit_depth) - 1)
     if gamma != 1:
         s = t(full) * (xp.clip(s, 0, full) / t(full)) ** t(gamma)
-    return xp.clip(xp.rint(s + t(offset)), 0, t(full))
+    s += t(offset)  # in place on our own array: a camera frame is 4-8 bytes a pixel per pass
+    xp.rint(s, out=s)
+    return xp.clip(s, 0, t(full), out=s)
 
 
 # -- the camera --------------------------------------------------------------------------------
@@ -332,7 +336,9 @@ class Camera:
             return gaussian_noise_reparam(mean, self.read_noise, eps)
         e = poisson_counts(mean, shot_key, offset=offset)
         if self.read_noise:
-            e += mean.dtype.type(self.read_noise) * normal_deviates(mean.shape, normal_key, mean.dtype, offset)
+            z = normal_deviates(mean.shape, normal_key, mean.dtype, offset)
+            z *= mean.dtype.type(self.read_noise)
+            e += z
         return e
 
     def digitize(self, electrons):
@@ -361,7 +367,7 @@ class Camera:
         keys = self._noise_keys(make_rng(rng))
         flat = u.reshape((-1,) + u.shape[-2:])
         n, per_frame = flat.shape[0], int(np.prod(self.shape))
-        size = -(-n // (4 * get_fft_threads()))  # a few blocks per thread: a free thread takes the next
+        size = -(-n // (2 * get_fft_threads()))  # two blocks per thread: a free thread takes the next
         starts = range(0, n, size)
 
         out = []  # the result, allocated by the first block done (its dtype and frame shape)
