@@ -276,3 +276,18 @@ def test_batch_of_frames_equals_one_whole_draw_for_any_thread_count(noise_model)
     g = cam.adu_per_electron
     z = (whole - mean) / np.sqrt(g**2 * (mean / g + cam.read_noise**2) + 1 / 12)
     assert abs(z.mean()) < 5 / np.sqrt(z.size) + 0.02 and abs(z.std() - 1) < 0.05
+
+def test_chain_functions_take_scalars_and_leave_inputs_alone():
+    """The in-place steps of adc / mean_electrons / intensity work on their own arrays only."""
+    e = np.array([[-3.0, 100.4, 5e4]], np.float32)
+    keep = e.copy()
+    a = adc(e, 0.5, 12, offset=2.0)
+    np.testing.assert_array_equal(e, keep)
+    np.testing.assert_array_equal(a, [[0.0, 52.0, 4095.0]])  # rint(0.5 e + 2), clipped to [0, 4095]
+    assert adc(np.float32(100.4), 0.5, 12, offset=2.0) == 52.0
+    u = np.array([1 + 2j, 3j], np.complex64)
+    np.testing.assert_array_equal(intensity(u), [5.0, 9.0])
+    p = np.array([1e-12], np.float32)
+    m = mean_electrons(p, 5e-7, 1e-3, 1.0, dark_current=5.0)
+    assert p[0] == np.float32(1e-12) and m[0] == pytest.approx(1e-12 * 1e-3 / (6.62607015e-34 * 299792458 / 5e-7) + 5e-3,
+                                                                rel=1e-6)

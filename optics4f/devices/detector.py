@@ -189,6 +189,8 @@ def adc(electrons, gain: float, bit_depth: int | None, offset: float = 0.0, gamm
     full = float(2 ** int(bit_depth) - 1)
     if gamma != 1:
         s = t(full) * (xp.clip(s, 0, full) / t(full)) ** t(gamma)
+    if not isinstance(s, xp.ndarray):  # a scalar
+        return xp.clip(xp.rint(s + t(offset)), 0, t(full))
     s += t(offset)  # in place on our own array: a camera frame is 4-8 bytes a pixel per pass
     xp.rint(s, out=s)
     return xp.clip(s, 0, t(full), out=s)
