@@ -164,3 +164,21 @@ def test_without_numba_falls_back_to_numpy_with_a_warning(monkeypatch):
     assert abs(z.std() - 1) < 0.02
     with pytest.raises(ValueError, match="mean must be finite"):
         poisson_counts(np.array([1.0, np.nan]), 0)
+
+
+def test_no_writable_cache_folder_compiles_without_disk_cache(monkeypatch):
+    """numba raises RuntimeError at decoration when no cache folder is writable (read-only install
+    and home): the kernels are then built without the disk cache, same streams."""
+    build, calls = sn._build, []
+
+    def fussy(cache=True):
+        calls.append(cache)
+        if cache:
+            raise RuntimeError("cannot cache function: no locator available")
+        return build(cache=False)
+
+    expected = poisson_counts(np.full(1000, 50.0), 3)
+    monkeypatch.setattr(sn, "_kernels", None)
+    monkeypatch.setattr(sn, "_build", fussy)
+    np.testing.assert_array_equal(poisson_counts(np.full(1000, 50.0), 3), expected)
+    assert calls == [True, False]

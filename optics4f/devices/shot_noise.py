@@ -161,7 +161,10 @@ def _compiled():
         with _build_lock:
             if _kernels is None:
                 try:
-                    _kernels = _build()
+                    try:
+                        _kernels = _build()
+                    except RuntimeError:  # numba found no writable cache folder (read-only install and home)
+                        _kernels = _build(cache=False)
                 except ImportError:
                     if not _warned:
                         warnings.warn("numba is not installed: camera shot and read noise use NumPy's samplers "
@@ -172,7 +175,9 @@ def _compiled():
     return _kernels
 
 
-def _build():
+def _build(cache: bool = True):
+    """The compiled kernels; ``cache``: keep them on disk (numba's cache, next to this file or in the
+    user's cache folder) so that later processes skip the ~2 s compilation."""
     from types import SimpleNamespace
 
     from numba import float64, int64, njit, uint64
@@ -239,14 +244,14 @@ def _build():
         """Counter base of element g's own stream (for attempts after the first, and inversion)."""
         return bits((key ^ retry_key) + uint64(g) * gamma)
 
-    @njit(nogil=True, cache=True, error_model="numpy")
+    @njit(nogil=True, cache=cache, error_model="numpy")
     def first_attempt(lam, key, i0, out, s):
         """Every element's first attempt (element i at stream position i0 + i)."""
         for i in range(lam.size):
             c = key + uint64(2 * (i0 + i) + 1) * gamma
             out[i], s[0, i], s[1, i], s[2, i], s[3, i] = attempt(float64(lam[i]), uniform(c) - 0.5, uniform(c + gamma))
 
-    @njit(nogil=True, cache=True, error_model="numpy")
+    @njit(nogil=True, cache=cache, error_model="numpy")
     def second_attempt(lam, key, i0, idx, out, s):
         """The second attempt of the elements idx (lam = their means), from their own streams."""
         for j in range(lam.size):
@@ -254,7 +259,7 @@ def _build():
             out[j], s[0, j], s[1, j], s[2, j], s[3, j] = attempt(float64(lam[j]), uniform(c + gamma) - 0.5,
                                                                  uniform(c + uint64(2) * gamma))
 
-    @njit(nogil=True, cache=True, error_model="numpy")
+    @njit(nogil=True, cache=cache, error_model="numpy")
     def exact_test(lam, out, s):
         """PTRS's acceptance log(v inv_alpha / (a / us^2 + b)) <= log P(k) on the logs of s; -2 on failure."""
         for i in range(lam.size):
@@ -263,7 +268,7 @@ def _build():
             o = out[i]
             out[i] = o if o != -1.0 else (k if s[0, i] <= log_pk else -2.0)
 
-    @njit(nogil=True, cache=True, error_model="numpy")
+    @njit(nogil=True, cache=cache, error_model="numpy")
     def remainder(lam, key, i0, out):
         """Elements still marked -2: their third and later attempts (mean >= 10), or CDF inversion,
         from their own streams; returns the index of a non-finite mean, else -1."""
@@ -305,7 +310,7 @@ def _build():
                 out[i] = 0.0
         return -1
 
-    @njit(nogil=True, cache=True)
+    @njit(nogil=True, cache=cache)
     def box_muller_uniforms(key, p0, r, angle):
         """Pair p's uniform radius variable r in (0, 1] (its log is taken) and angle in [0, 2 pi)."""
         base = key ^ normal_key
