@@ -152,13 +152,14 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("cin", [1, 2])  # one input channel runs the multi-channel engine's blocked pass
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_hardware_layer_equals_numpy_hardware4f(case, rng):
+def test_hardware_layer_equals_numpy_hardware4f(case, cin, rng):
     slm, enc = CASES[case]
     cfg = _config(slm, encoding=enc)
-    layer, hw = _hw_layer(cfg)
-    images = rng.uniform(0, 1, (3, 2, 4, 4))
-    masks = (rng.standard_normal((4, 2, M, M)) + 1j * rng.standard_normal((4, 2, M, M))) * 0.3
+    layer, hw = _hw_layer(cfg, cin=cin)
+    images = rng.uniform(0, 1, (3, cin, 4, 4))
+    masks = (rng.standard_normal((4, cin, M, M)) + 1j * rng.standard_normal((4, cin, M, M))) * 0.3
     ref = hw.forward(images, masks, noise=False)
     layer.set_masks(masks)
     with torch.no_grad():

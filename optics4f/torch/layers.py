@@ -358,7 +358,13 @@ class Hardware4fConv(nn.Module):
                              f"got {tuple(u.shape)}")
         if self._f_in is not None:
             u = u * self._f_in
-        v = fourf(u, self.fourier_transmission(), hw.fourf)  # (B, Cin, ny, nx): one pass per input channel
+        t = self.fourier_transmission()
+        if self.in_channels == 1:
+            # the same pass through the multi-channel engine: cache-blocked, pruned FFTs, and a mask
+            # gradient that reuses the forward's Fourier-plane fields (not two more full transforms)
+            v = spectral_conv(u, t[None], hw.fourf)
+        else:
+            v = fourf(u, t, hw.fourf)  # (B, Cin, ny, nx): one pass per input channel, detected apart
         if self._f_out is not None:
             v = v * self._f_out
         frames = camera_detect(v, self.config.camera, hw.out_grid.pitch, self.config.wavelength, rng=self.rng,
