@@ -197,8 +197,8 @@ def teacher_labelled_sets(cfg: dict, teacher_path: str | None, n: int) -> dict:
     if cfg["dataset"] != "synthetic-seg" or n < 1:
         raise ValueError(f"unlabelled scenes need the synthetic-seg generator and n >= 1, got dataset "
                          f"{cfg['dataset']!r}, n={n}; drop 'unlabelled' from the preset")
-    kw = {"size": cfg["image_size"], "seed": cfg["split_seed"]}
-    labelled = load_dataset(cfg["dataset"], "train", limit=cfg["train_limit"], **kw)
+    sets = labelled_sets(cfg)
+    labelled = sets["train_set"]
     if teacher_path is None:
         keep = torch.arange(len(labelled) + int(n)) % len(labelled)
         train_set = TensorDataset(labelled.tensors[0][keep], labelled.tensors[1][keep])
@@ -210,14 +210,13 @@ def teacher_labelled_sets(cfg: dict, teacher_path: str | None, n: int) -> dict:
         train_set = TensorDataset(torch.cat([labelled.tensors[0], extra]),
                                   torch.cat([labelled.tensors[1], pseudo_labels(teacher, extra)]))
     train_set.classes = labelled.classes
-    ev = dict(kw, limit=cfg["eval_limit"])
-    return {"train_set": train_set, "eval_set": load_dataset(cfg["dataset"], cfg["eval_split"], **ev),
-            "test_set": load_dataset(cfg["dataset"], cfg["test_split"], **ev)}
+    return dict(sets, train_set=train_set)
 
 
 def labelled_sets(cfg: dict) -> dict:
     """``train``'s data sets loaded by name as ``train`` itself would (train split limited to
-    ``cfg["train_limit"]``), for rows whose training set is wrapped in views (``DihedralViews``)."""
+    ``cfg["train_limit"]``): for rows whose training set is wrapped in views (``DihedralViews``) or
+    extended (:func:`teacher_labelled_sets`)."""
     from nets.data import load_dataset
 
     kw = {"size": cfg["image_size"], "seed": cfg["split_seed"]}

@@ -59,3 +59,17 @@ def rel_l2(a, b) -> float:
     """Relative L2 error ||a - b|| / ||b|| (b is the reference)."""
     a, b = np.asarray(a), np.asarray(b)
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def bars(n, seed, size=12, noise=0.3, bar=0.7):
+    """A tiny classification set for training tests: 3 classes, a bright bar (+``bar``) at one of
+    three heights on uniform noise (0 .. ``noise``), float32 images (n, 1, size, size) in [0, 1]."""
+    import torch
+    from torch.utils.data import TensorDataset
+
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 3
+    x = torch.rand(n, 1, size, size, generator=g) * noise
+    for k in range(3):
+        x[y == k, 0, 1 + 4 * k:3 + 4 * k, 2:10] += bar
+    return TensorDataset(x.clamp(0, 1), y)

@@ -7,8 +7,8 @@ import math
 
 import pytest
 import torch
-from torch.utils.data import TensorDataset
 
+from conftest import bars
 from nets.data.augment import Augment, affine_view, mixup, warp
 
 
@@ -93,13 +93,6 @@ def test_augment_config_errors():
         Augment(shift=1)(torch.zeros(2, 1, 4, 4), torch.zeros(2, 4, 4, dtype=torch.int64), 2)
 
 
-def bars(n, seed, size=12):
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % 3
-    x = torch.rand(n, 1, size, size, generator=g) * 0.3
-    for k in range(3):
-        x[y == k, 0, 1 + 4 * k:3 + 4 * k, 2:10] += 0.7
-    return TensorDataset(x.clamp(0, 1), y)
 
 
 def test_teacher_labels_the_students_augmented_view(tmp_path, monkeypatch):

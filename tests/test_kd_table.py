@@ -2,6 +2,7 @@
 model selection it relies on in nets.train (select on the validation split, test once at the end)."""
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -11,20 +12,12 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
+from conftest import bars as conftest_bars
 from nets.checkpoint import load_model
 from nets.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def bars(n, seed, size=12):
-    """3 classes: a bright bar at one of three heights on a noisy background."""
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % 3
-    x = torch.rand(n, 1, size, size, generator=g) * 0.6
-    for k in range(3):
-        x[y == k, 0, 1 + 4 * k:3 + 4 * k, 2:10] += 0.4
-    return TensorDataset(x.clamp(0, 1), y)
+bars = functools.partial(conftest_bars, noise=0.6, bar=0.4)  # fainter bars: the teacher must learn
 
 
 class Counting(TensorDataset):

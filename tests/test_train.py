@@ -15,20 +15,13 @@ import torch
 from PIL import Image
 from torch.utils.data import TensorDataset
 
+from conftest import bars
 from nets.checkpoint import build_model, load_checkpoint, load_model
 from nets.train import TrainConfig, train
 
 TINY = dict(epochs=3, batch_size=16, lr=3e-3, progress=False, device="cpu")
 
 
-def bars(n, seed, size=12):
-    """3 classes: a bright bar at one of three heights on a noisy background (float32 in [0, 1])."""
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % 3
-    x = torch.rand(n, 1, size, size, generator=g) * 0.3
-    for k in range(3):
-        x[y == k, 0, 1 + 4 * k:3 + 4 * k, 2:10] += 0.7
-    return TensorDataset(x.clamp(0, 1), y)
 
 
 def squares(n, seed, size=16):
