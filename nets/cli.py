@@ -117,16 +117,11 @@ def _export(p: argparse.ArgumentParser):
     from pathlib import Path
 
     p.add_argument("model", metavar="MODEL", help="saved SCLC student (model.pt from `optics4f train student`)")
-    p.add_argument("--slm", required=True, metavar="PRESET",
-                   help="SLM preset (holoeye-pluto-2, meadowlark-1920x1152, hamamatsu-x15213, santec-slm-200, "
-                        "thorlabs-exulus-hd, ti-dlp6500)")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (created)")
     p.add_argument("--force", action="store_true", help="replace the export files of an existing folder")
-    p.add_argument("--system", default=None, metavar="TOML", help="the bench's SystemConfig (its SLM is replaced)")
-    p.add_argument("--wavelength", type=float, default=532e-9, help="working wavelength, m (default 532e-9)")
-    p.add_argument("--display-pitch", type=float, default=8e-6, help="input display pixel pitch, m (default 8e-6)")
-    p.add_argument("--f1", type=float, default=None, help="Fourier lens focal length, m (default: from the geometry)")
-    p.add_argument("--f2", type=float, default=None, help="imaging lens focal length, m (default f1)")
+    p.add_argument("--system", "--config", dest="system", default=None, metavar="TOML",
+                   help="the bench's SystemConfig (its SLM is replaced by --slm)")
+    _hardware_args(p)
     p.add_argument("--encoding", default="auto", choices=["auto", "double_phase", "phase", "amplitude", "lee"],
                    help="auto: double_phase (phase panel), amplitude, lee (DMD)")
     p.add_argument("--per-channel", action="store_true",
@@ -154,6 +149,11 @@ def _export(p: argparse.ArgumentParser):
 
         from nets.export import export_model
 
+        if args.slm is None:
+            raise SystemExit("optics4f export: error: --slm PRESET is required (the panel the frames are for: "
+                             "holoeye-pluto-2, meadowlark-1920x1152, hamamatsu-x15213, santec-slm-200, "
+                             "thorlabs-exulus-hd, ti-dlp6500)")
+        bench = _hardware_settings(args)
         try:
             over = {k: v for k, v in (("bit_depth", args.bits), ("gray_2pi", args.gray_2pi), ("sign", args.sign),
                                       ("quantization", args.quantization),
@@ -170,8 +170,7 @@ def _export(p: argparse.ArgumentParser):
 
                 cals = [load_calibration(f) for f in args.calibration]
             manifest = export_model(args.model, slm, args.out, system=system, tiled=not args.per_channel,
-                                    encoding=args.encoding, wavelength=args.wavelength,
-                                    display_pitch=args.display_pitch, f1=args.f1, f2=args.f2, formats=args.formats,
+                                    encoding=args.encoding, bench=bench, formats=args.formats,
                                     fill=args.fill, force=args.force, write_lut=args.write_lut, calibrations=cals)
         except (KeyError, ValueError, TypeError, OSError) as e:
             msg = e.args[0] if isinstance(e, KeyError) and e.args else e
@@ -206,32 +205,65 @@ def _inspect(p: argparse.ArgumentParser):
     return run
 
 
-def _hardware_args(p: argparse.ArgumentParser):
-    """Arguments of the simulated bench (nets.inference.optical.HardwareSettings)."""
+def _hardware_args(p: argparse.ArgumentParser, geometry: bool = True):
+    """The bench options shared by export, simulate and finetune (nets.inference.optical.HardwareSettings).
+
+    Every option defaults to None ("not given"): simulate --frames then keeps the bench the export
+    recorded, and a fresh bench takes the HardwareSettings defaults."""
+    if geometry:
+        p.add_argument("--wavelength", type=float, default=None, help="working wavelength, m (default 532e-9)")
+        p.add_argument("--display-pitch", type=float, default=None,
+                       help="input display pixel pitch, m (default 8e-6)")
+        p.add_argument("--f1", type=float, default=None,
+                       help="Fourier lens focal length, m (any stock lens; default: one Fourier sample per SLM pixel)")
+        p.add_argument("--f2", type=float, default=None, help="imaging lens focal length, m (default f1)")
     p.add_argument("--slm", default=None, metavar="PRESET",
                    help="SLM panel preset (optics4f.devices.preset_names()); default: a phase panel covering the "
                         "Fourier grid at the display pitch")
     p.add_argument("--slm-bits", type=int, default=None, help="SLM bit depth (default: the preset's, else 8)")
-    p.add_argument("--camera-bits", type=int, default=12, help="camera ADC bits; 0 = analogue (default 12)")
-    p.add_argument("--no-noise", action="store_true", help="no shot or read noise")
-    p.add_argument("--full-well", type=float, default=2e4, help="camera full well, e- (default 2e4)")
-    p.add_argument("--read-noise", type=float, default=5.0, help="camera read noise, e- rms (default 5)")
-    p.add_argument("--shift", type=float, nargs=2, default=(0.0, 0.0), metavar=("DY", "DX"),
+    p.add_argument("--camera-bits", type=int, default=None, help="camera ADC bits; 0 = analogue (default 12)")
+    p.add_argument("--no-noise", action="store_const", const=True, default=None, help="no shot or read noise")
+    p.add_argument("--full-well", type=float, default=None, help="camera full well, e- (default 2e4)")
+    p.add_argument("--read-noise", type=float, default=None, help="camera read noise, e- rms (default 5)")
+    p.add_argument("--shift", type=float, nargs=2, default=None, metavar=("DY", "DX"),
                    help="Fourier-plane SLM shift, m")
-    p.add_argument("--rotation", type=float, default=0.0, help="SLM rotation, degrees")
-    p.add_argument("--defocus", type=float, default=0.0, help="SLM distance from the Fourier plane, m")
-    p.add_argument("--seed", type=int, default=0, help="camera noise seed (default 0)")
+    p.add_argument("--rotation", type=float, default=None, help="SLM rotation, degrees")
+    p.add_argument("--defocus", type=float, default=None, help="SLM distance from the Fourier plane, m")
+    p.add_argument("--seed", type=int, default=None, help="camera noise seed (default 0)")
 
 
-def _hardware_settings(args):
-    import math
+#: HardwareSettings field of each bench option (value converters where the flag's unit differs).
+_BENCH_FLAGS = {
+    "wavelength": ("wavelength", float), "display_pitch": ("pitch", float), "f1": ("f1", float),
+    "f2": ("f2", float), "slm": ("slm_preset", str), "slm_bits": ("slm_bits", int),
+    "camera_bits": ("camera_bits", lambda b: None if b == 0 else int(b)),
+    "no_noise": ("noise", lambda v: not v), "full_well": ("full_well", float), "read_noise": ("read_noise", float),
+    "shift": ("slm_shift", tuple), "rotation": ("slm_rotation", lambda deg: __import__("math").radians(deg)),
+    "defocus": ("fourier_defocus", float), "seed": ("seed", int),
+}
+
+
+def _given_bench(args) -> dict:
+    """HardwareSettings fields of the bench options given on the command line."""
+    out = {}
+    for flag, (field, conv) in _BENCH_FLAGS.items():
+        v = getattr(args, flag, None)
+        if v is not None:
+            out[field] = conv(v)
+    return out
+
+
+def _hardware_settings(args, base=None):
+    """HardwareSettings: ``base`` (a recorded bench, dict or HardwareSettings; default the defaults)
+    with the bench options given on the command line applied."""
+    import dataclasses
 
     from nets.inference.optical import HardwareSettings
 
-    return HardwareSettings(slm_preset=args.slm, slm_bits=args.slm_bits,
-                            camera_bits=None if args.camera_bits == 0 else args.camera_bits, noise=not args.no_noise,
-                            full_well=args.full_well, read_noise=args.read_noise, slm_shift=tuple(args.shift),
-                            slm_rotation=math.radians(args.rotation), fourier_defocus=args.defocus, seed=args.seed)
+    if isinstance(base, dict):
+        known = {f.name for f in dataclasses.fields(HardwareSettings)}
+        base = HardwareSettings(**{k: v for k, v in base.items() if k in known})
+    return (base or HardwareSettings()).replace(**_given_bench(args))
 
 
 @command("simulate", "optical inference of a saved student on the simulated hardware (default: the embedded model)")
@@ -263,7 +295,7 @@ def _simulate(p: argparse.ArgumentParser):
     _hardware_args(p)
 
     def run(args):
-        settings = _hardware_settings(args)
+        settings = _simulate_settings(args)
         if args.bench_errors is not None or args.calibrate:
             return _simulate_bench_errors(args, settings)
         if args.sweep and args.calibration:
@@ -306,6 +338,27 @@ def _simulate(p: argparse.ArgumentParser):
         return 0
 
     return run
+
+
+def _simulate_settings(args):
+    """The simulated bench: the one an export recorded (``--frames``), else the defaults, with the
+    bench options given on the command line applied (geometry options must match the export's)."""
+    if not args.frames:
+        return _hardware_settings(args)
+    from nets.export.bundle import read_export
+
+    try:
+        recorded = read_export(args.frames).settings.get("bench")
+    except (ValueError, OSError) as e:
+        raise SystemExit(f"optics4f simulate: --frames {args.frames}: {e}")
+    if recorded:
+        given = _given_bench(args)
+        for key in ("wavelength", "pitch", "f1", "f2", "slm_preset"):
+            if key in given and given[key] != recorded.get(key):
+                raise SystemExit(f"optics4f simulate: the frames in {args.frames} were exported for {key} = "
+                                 f"{recorded.get(key)!r}, not {given[key]!r}; the export records its bench, so drop "
+                                 f"that option or export again for the new bench")
+    return _hardware_settings(args, recorded)
 
 
 def _simulate_bench_errors(args, settings):

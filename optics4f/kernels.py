@@ -18,7 +18,7 @@ import numpy as np
 from .backend import get_xp
 from .lens import centered_dft, centered_idft
 
-__all__ = ["kernel_to_mask", "mask_to_kernel", "embed_kernel"]
+__all__ = ["kernel_to_mask", "mask_to_kernel", "embed_kernel", "mask_at"]
 
 
 def embed_kernel(kernel, shape, correlate: bool = False):
@@ -54,3 +54,36 @@ def mask_to_kernel(mask):
     """Inverse of :func:`kernel_to_mask` (no flip): the embedded kernel, centred at shape//2."""
     n = mask.shape[-1] * mask.shape[-2]
     return centered_idft(mask) / n
+
+
+def mask_at(mask, sy, sx, rtol: float = 1e-13):
+    """Values (..., len(sy), len(sx)) of a centred Fourier mask (..., My, Mx) at fractional sample
+    positions ``sy``, ``sx`` (1-D, in samples of the mask's grid, the axis at M//2).
+
+    The mask is the centred DFT of a kernel on the grid, so its values between samples are the
+    kernel's discrete-time Fourier transform (exact band-limited interpolation, the Dirichlet
+    kernel): H(s) = sum_n h_n exp(-2 pi i (s - M//2)(n - M//2) / M). At integer positions this is
+    the mask itself. The sum runs over the kernel's support only (samples above ``rtol`` of its
+    peak), which keeps compact and tiled kernels cheap. Used where SLM pixel centres fall between
+    Fourier samples (docs/sampling.md).
+    """
+    xp = get_xp(mask)
+    mask = xp.asarray(mask)
+    my, mx = mask.shape[-2:]
+    k = mask_to_kernel(mask.astype(np.complex128))
+    mag = xp.abs(k).reshape(-1, my, mx).max(axis=0)
+    peak = float(mag.max()) if mag.size else 0.0
+    out_shape = mask.shape[:-2] + (len(sy), len(sx))
+    if peak == 0:
+        return xp.zeros(out_shape, dtype=np.complex128)
+    rows = xp.nonzero(mag.max(axis=1) > rtol * peak)[0]
+    cols = xp.nonzero(mag.max(axis=0) > rtol * peak)[0]
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+    def phasors(s, n0, n1, m):
+        s = xp.asarray(np.asarray(s, dtype=np.float64) - m // 2)
+        n = xp.arange(n0, n1, dtype=np.float64) - m // 2
+        return xp.exp(-2j * np.pi * s[:, None] * n[None, :] / m)
+
+    ey, ex = phasors(sy, r0, r1, my), phasors(sx, c0, c1, mx)
+    return ey @ k[..., r0:r1, c0:c1] @ ex.T

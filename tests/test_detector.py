@@ -147,10 +147,12 @@ def test_camera_larger_than_plane_sees_dark_outside():
     assert p.sum() == 64 and p[0, 0] == 0 and p[6, 6] == 1
 
 
-def test_pixel_factor_errors_name_a_working_pitch():
-    assert pixel_factor(6e-6, 2e-6) == 3
-    with pytest.raises(ValueError, match="integer multiple.*pitch"):
-        pixel_factor(5e-6, 2e-6)
+def test_pixel_factor_is_any_positive_ratio():
+    k = pixel_factor(6e-6, 2e-6)
+    assert k == 3 and isinstance(k, int)  # whole ratios stay integers (the exact sliced path)
+    assert pixel_factor(5e-6, 2e-6) == pytest.approx(2.5)
+    with pytest.raises(ValueError, match="positive and finite"):
+        pixel_factor(-5e-6, 2e-6)
 
 
 # -- saturation, ADC, gamma ------------------------------------------------------------------------
@@ -195,10 +197,17 @@ def test_bad_camera_settings_name_the_argument(kw, match):
         Camera(**kw)
 
 
-def test_camera_refuses_a_pitch_that_is_not_a_multiple():
-    cam = Camera(shape=(4, 4), pixel_pitch=5e-6)
-    with pytest.raises(ValueError, match="camera pitch.*integer multiple"):
-        cam.detect(np.ones((16, 16), np.complex64), 2e-6, 500e-9)
+def test_camera_integrates_a_pitch_that_is_not_a_multiple():
+    """5 um pixels on a 2 um grid (2.5 samples each): a uniform irradiance puts I * (fill * area)
+    on every pixel inside the plane, and a pixel half off the plane gets the covered part only."""
+    cam = Camera(shape=(4, 4), pixel_pitch=5e-6, fill_factor=0.81)
+    irr = 3.0  # W/m^2
+    p = cam.pixel_power(np.full((16, 16), np.sqrt(irr), np.complex128), 2e-6)
+    np.testing.assert_allclose(p, irr * 0.81 * 25e-12, rtol=1e-12)
+    wide = Camera(shape=(8, 8), pixel_pitch=5e-6)  # 40 um sensor on a 32 um plane: edge pixels see part
+    p = wide.pixel_power(np.full((16, 16), 1.0, np.complex128), 2e-6)
+    np.testing.assert_allclose(p.sum(), 1.0 * (16 * 2e-6) ** 2, rtol=1e-12)  # all the plane's power
+    assert p[0, 0] < p[4, 4]
 
 
 def test_mean_electrons_function_units():

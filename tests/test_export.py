@@ -34,7 +34,7 @@ def _listing(folder):
 def test_panel_mask_equals_hardware_slm_target(rng, scipy_fft_engine):
     """Integer pitch ratio: the panel shows the tiled mask exactly where Hardware4f samples it."""
     masks, k = _masks(rng)
-    slm = slm_preset("holoeye-pluto-2", resolution=(50, 60))
+    slm = slm_preset("holoeye-pluto-2", resolution=(50, 60), fill_factor=1.0)  # no zero order: tiles 1 x 2
     cfg = export_system(slm, (16, 16), (18, 18), 2, tiled=True, encoding="phase")
     hw = Hardware4f(cfg, dtype=np.complex128)
     assert hw.geometry.slm_factor == (1, 1)

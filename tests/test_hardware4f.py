@@ -13,6 +13,7 @@ from optics4f.sampling import AliasingError, SamplingWarning
 from optics4f.system.config import SystemConfig
 from optics4f.system.hardware4f import Hardware4f
 from optics4f.system.layout import TiledLayout
+from optics4f.system.layout import TiledLayout
 from optics4f.system.misalignment import Misalignment, rotate_mask
 
 LAM = 532e-9
@@ -372,14 +373,21 @@ def test_pseudo_negative_equals_the_signed_result(rng):
 
 
 # -- sampling checks ------------------------------------------------------------------------------
-def test_slm_pitch_mismatch_is_refused_with_a_working_focal_length():
-    with pytest.raises(AliasingError, match=r"SLM pitch.*Use f1 = "):
-        Hardware4f(config(slm=SLM(resolution=(M, M), pitch=7e-6, mode="complex")))
+def test_slm_coarser_than_the_fourier_grid_is_fine_and_finer_warns():
+    """Any SLM pitch renders; a panel finer than the Fourier samples (pitch 7 um < 8 um) cannot be
+    represented, which the check says with the padding that would fix it."""
+    hw = Hardware4f(config(slm=SLM(resolution=(M, M), pitch=9.3e-6, mode="complex")))
+    assert hw.geometry.slm_factor[0] == pytest.approx(9.3 / 8)
+    with pytest.raises(AliasingError, match=r"samples the SLM 0.875 times per pixel.*Raise pad to at least"):
+        Hardware4f(config(slm=SLM(resolution=(M, M), pitch=7e-6, mode="complex")), strict=True)
 
 
-def test_camera_pitch_mismatch_is_refused():
-    with pytest.raises(ValueError, match="camera pixel pitch"):
-        Hardware4f(config(camera=Camera(shape=(N, N), pixel_pitch=10e-6)))
+def test_camera_pitch_not_a_multiple_is_integrated_but_tiles_need_whole_pixels():
+    hw = Hardware4f(config(camera=Camera(shape=(N // 2, N // 2), pixel_pitch=10e-6)))
+    assert hw.geometry.camera_factor == pytest.approx(10e-6 / hw.out_grid.dx) and hw.geometry.camera_factor % 1
+    with pytest.raises(ValueError, match="whole number of output samples"):
+        Hardware4f(config(camera=Camera(shape=(N // 2, N // 2), pixel_pitch=10e-6),
+                          layout=TiledLayout(2, (16, 16))))
 
 
 def test_display_must_fit_the_grid():

@@ -81,14 +81,23 @@ def model_masks(model):
 
 def export_system(slm, image_size, padded_shape, n_out: int, tiled: bool = True, encoding: str = "auto",
                   wavelength: float = 532e-9, display_pitch: float = 8e-6, f1: float | None = None,
-                  f2: float | None = None) -> SystemConfig:
-    """The default 4f system for exporting masks of ``padded_shape`` (see the module docstring)."""
+                  f2: float | None = None, bench=None) -> SystemConfig:
+    """The default 4f system for exporting masks of ``padded_shape`` (see the module docstring).
+
+    ``bench``: a :class:`nets.inference.optical.HardwareSettings` whose wavelength, display pitch,
+    lenses, camera and misalignments the system records (they override the keyword arguments), so
+    that ``optics4f simulate --frames`` rebuilds the same bench from the export."""
+    if bench is not None:
+        wavelength, display_pitch = bench.wavelength, bench.pitch
+        f1, f2 = (bench.f1, bench.f2) if bench.f1 is not None else (f1, f2)
     enc = resolve_encoding(encoding, slm.mode)
     h, w = image_size
     my, mx = padded_shape
     layout = None
     if tiled and n_out > 1:
-        layout = TiledLayout(n_channels=int(n_out), tile_shape=(my, mx))
+        # keep the zero order of the panel's inactive area (an image of the input on the axis) off the tiles
+        layout = TiledLayout(n_channels=int(n_out), tile_shape=(my, mx),
+                             skip_axis=enc != "lee" and slm.unmodulated_fraction > 0)
         span = layout.extent
     else:
         span = (my, mx)
@@ -100,10 +109,16 @@ def export_system(slm, image_size, padded_shape, n_out: int, tiled: bool = True,
     r = wavelength * f1 / (slm.pitch * display_pitch)  # Fourier samples of pitch p across the period 1/d
     pad = max(1.0, r / n)
     out_pitch = display_pitch * f2 / f1
-    cam = Camera(shape=(n, n), pixel_pitch=out_pitch, bit_depth=None, gain=1e-3, full_well=1e12, noise=False)
+    if bench is None:
+        cam = Camera(shape=(n, n), pixel_pitch=out_pitch, bit_depth=None, gain=1e-3, full_well=1e12, noise=False)
+        mis = {}
+    else:
+        cam = Camera(**bench.camera_dict((n, n), out_pitch))
+        mis = {"slm_shift": tuple(bench.slm_shift), "slm_rotation": float(bench.slm_rotation),
+               "fourier_defocus": float(bench.fourier_defocus)}
     return SystemConfig(wavelength=wavelength, f1=f1, f2=f2, grid_shape=(n, n), oversample=1, pad=pad,
                         display=InputDisplay(resolution=(h, w), pitch=display_pitch), slm=slm, camera=cam,
-                        layout=layout, encoding=enc)
+                        layout=layout, encoding=enc, misalignment=mis, seed=None if bench is None else bench.seed)
 
 
 def export_masks(masks, out, config: SystemConfig, *, tiled: bool | None = None, formats=None, fill: str = "periodic",
@@ -225,13 +240,16 @@ def export_hardware(front, slm, out, *, formats=None, force: bool = False, write
 def export_model(model, slm, out, *, system: SystemConfig | None = None, tiled: bool = True, encoding: str = "auto",
                  wavelength: float = 532e-9, display_pitch: float = 8e-6, f1: float | None = None,
                  f2: float | None = None, formats=None, fill: str = "periodic", amax: float | None = None,
-                 force: bool = False, strict: bool = False, write_lut: bool = False, calibrations=()) -> Path:
+                 force: bool = False, strict: bool = False, write_lut: bool = False, calibrations=(),
+                 bench=None) -> Path:
     """Export a saved student (checkpoint path or module) for the panel ``slm`` into folder ``out``.
 
     ``system``: the lab's SystemConfig (its SLM is replaced by ``slm``, its display must show the
     model's image size); default :func:`export_system` from ``wavelength``, ``display_pitch``,
     ``f1``, ``f2`` (m). ``calibrations``: ``calib.Calibration`` objects applied in order to the
-    system (LUT, flatness, ...) before encoding. Other arguments: :func:`export_masks`. Returns the
+    system (LUT, flatness, ...) before encoding. ``bench``: the bench's HardwareSettings (lenses,
+    wavelength, display pitch, camera, misalignments), recorded in the export so that simulate
+    rebuilds it (:func:`export_system`). Other arguments: :func:`export_masks`. Returns the
     manifest path.
     """
     module, source = _load(model)
@@ -245,7 +263,7 @@ def export_model(model, slm, out, *, system: SystemConfig | None = None, tiled: 
     cout = masks.shape[0]
     if system is None:
         config = export_system(slm, image_size, masks.shape[-2:], cout, tiled, encoding, wavelength, display_pitch,
-                               f1, f2)
+                               f1, f2, bench=bench)
     else:
         if not isinstance(system, SystemConfig):
             raise TypeError(f"system must be a SystemConfig, got {type(system).__name__}")
@@ -254,6 +272,8 @@ def export_model(model, slm, out, *, system: SystemConfig | None = None, tiled: 
         if tuple(config.display.resolution) != tuple(image_size):
             raise ValueError(f"the system's display shows {config.display.resolution} pixels, the model takes "
                              f"{image_size}; set display.resolution to the model's image size")
+    if bench is not None:
+        source["bench"] = dict(bench.to_dict(), slm_preset=slm.name)
     if calibrations:
         from calib.base import apply_all
 

@@ -76,6 +76,11 @@ class HardwareSettings:
         SLM rotation about the optical axis, rad.
     fourier_defocus : float
         SLM distance from the back focal plane of lens 1, m.
+    f1, f2 : float or None
+        Focal lengths of the Fourier and imaging lenses, m: any stock lens. None: f1 gives one
+        Fourier sample per SLM pixel on the padded grid; f2 = f1. With a given f1 the grid is
+        padded further where needed for at least one Fourier sample per SLM pixel
+        (:func:`optics4f.system.grid_choice.bench_pad`).
     pad : float
         Zero padding of the simulation grid (Fourier grid M = pad * grid). Double phase puts
         its unwanted term M/2 output samples off axis and spreads it (it is not a compact
@@ -99,6 +104,8 @@ class HardwareSettings:
     slm_shift: tuple = (0.0, 0.0)
     slm_rotation: float = 0.0
     fourier_defocus: float = 0.0
+    f1: float | None = None
+    f2: float | None = None
     pad: float = 4.0
     seed: int = 0
 
@@ -192,17 +199,21 @@ def student_system(model, settings: HardwareSettings | None = None):
     from optics4f.devices import slm_preset
     from optics4f.grid import padded_size
     from optics4f.system import SystemConfig
+    from optics4f.system.grid_choice import bench_pad
     from optics4f.system.layout import TiledLayout
 
     s = settings or HardwareSettings()
     geom = student_geometry(model)
     h, w = geom["image_size"]
     tile = _tile_size(geom)
-    layout = TiledLayout(n_channels=geom["out_channels"], tile_shape=(tile, tile))
-    n = max(layout.arrangement) * tile
-    m = padded_size(n, s.pad)
+    panel = None
     if s.slm_preset is not None:
         panel = slm_preset(s.slm_preset)
+    skip = panel is not None and s.slm_mode == "phase" and panel.unmodulated_fraction > 0
+    layout = TiledLayout(n_channels=geom["out_channels"], tile_shape=(tile, tile), skip_axis=skip)
+    n = max(layout.arrangement) * tile
+    m = padded_size(n, s.pad)
+    if panel is not None:
         kw = {} if s.slm_bits is None else {"bit_depth": int(s.slm_bits), "gray_2pi": 2 ** int(s.slm_bits) - 1}
         panel = panel.replace(**kw)
         if s.slm_mode == "complex":
@@ -216,11 +227,21 @@ def student_system(model, settings: HardwareSettings | None = None):
         bits = 8 if s.slm_bits is None else int(s.slm_bits)
         slm = {"resolution": [m, m], "pitch": s.pitch, "mode": s.slm_mode, "bit_depth": bits}
         p_slm = s.pitch
-    f = p_slm * m * s.pitch / s.wavelength
-    cam = s.camera_dict((n, n), s.pitch)
-    d = {"wavelength": s.wavelength, "f1": f, "f2": f, "grid_shape": [n, n], "pad": float(s.pad),
+    pad = float(s.pad)
+    if s.f1 is None:
+        f1 = p_slm * m * s.pitch / s.wavelength
+    else:
+        f1 = float(s.f1)
+        pad = bench_pad((n, n), s.pitch, s.wavelength, f1, p_slm, pad)
+        if panel is None:  # the square panel covers the (larger) Fourier grid
+            m = padded_size(n, pad)
+            slm["resolution"] = [m, m]
+    f2 = f1 if s.f2 is None else float(s.f2)
+    # one camera pixel per imaged display pixel: the electronics read features pixel for pixel
+    cam = s.camera_dict((n, n), s.pitch * f2 / f1)
+    d = {"wavelength": s.wavelength, "f1": f1, "f2": f2, "grid_shape": [n, n], "pad": pad,
          "display": {"resolution": [h, w], "pitch": s.pitch}, "slm": slm, "camera": cam,
-         "layout": {"n_channels": geom["out_channels"], "tile_shape": [tile, tile]},
+         "layout": {"n_channels": geom["out_channels"], "tile_shape": [tile, tile], "skip_axis": skip},
          "misalignment": {"slm_shift": list(s.slm_shift), "slm_rotation": float(s.slm_rotation),
                           "fourier_defocus": float(s.fourier_defocus)},
          "seed": int(s.seed)}
@@ -283,9 +304,10 @@ class OpticalStudent:
         if tuple(system.display.resolution) != g["image_size"]:
             raise ValueError(f"the display resolution {system.display.resolution} must equal the student's image "
                              f"size {g['image_size']}")
-        if hw.geometry.camera_factor != 1 or hw.geometry.display_factor != 1 or system.f1 != system.f2:
-            raise ValueError("the electronics map one camera pixel to one display pixel: use f1 = f2, oversample 1 "
-                             "and camera pixel pitch = display pitch")
+        if hw.geometry.camera_factor != 1 or hw.geometry.display_factor != 1:
+            raise ValueError(f"the electronics map one camera pixel to one imaged display pixel: use oversample 1 "
+                             f"and a camera pixel pitch of display pitch * f2/f1 = {hw.out_grid.dx:.6g} m (got "
+                             f"{system.camera.pixel_pitch:.6g} m)")
         th, tw = system.layout.tile_shape
         h, w = g["image_size"]
         # feature index a <- tile index th//2 + h//2 - a (image inversion about the tile centre)

@@ -76,25 +76,20 @@ def intensity(u):
     return out
 
 
-def pixel_factor(camera_pitch: float, sample_pitch: float, name: str = "camera pitch") -> int:
-    """Integer k with camera_pitch = k * sample_pitch (relative tolerance 1e-6), or a clear error."""
-    if not (camera_pitch > 0 and sample_pitch > 0):
-        raise ValueError(f"pitches must be positive (metres), got {camera_pitch!r} and {sample_pitch!r}")
-    k = camera_pitch / sample_pitch
-    kr = int(round(k))
-    if kr < 1 or abs(k - kr) > 1e-6 * k:
-        lo = camera_pitch / max(1, int(np.floor(k)))
-        raise ValueError(
-            f"{name} {camera_pitch:.6g} m is {k:.6g} times the simulation pitch {sample_pitch:.6g} m; it must be an "
-            f"integer multiple. Sample the plane at pitch {camera_pitch / max(1, round(k)):.6g} m "
-            f"(or {lo:.6g} m), e.g. by choosing f2/f1 or the display oversampling accordingly")
-    return kr
+def pixel_factor(camera_pitch: float, sample_pitch: float, name: str = "camera pitch"):
+    """Sampled-plane samples per camera pixel, camera_pitch / sample_pitch: an ``int`` when it is
+    whole (relative tolerance 1e-6), else a ``float`` (pixels integrate any ratio by area,
+    :mod:`optics4f.devices.render`)."""
+    from .render import pitch_ratio
+
+    return pitch_ratio(camera_pitch, sample_pitch, name=name)[0]
 
 
-def bin_pixels(irradiance, sample_pitch, camera_shape, k: int, fill_factor: float = 1.0):
+def bin_pixels(irradiance, sample_pitch, camera_shape, k, fill_factor: float = 1.0):
     """Power on each camera pixel, W: the irradiance (..., ny, nx) in W/m^2, sampled at
     ``sample_pitch`` (m, scalar or (dy, dx)), integrated over the active area of pixels
-    of k x k samples. Returns (..., *camera_shape).
+    of k samples (scalar or (ky, kx); any positive ratio, not only integers). Returns
+    (..., *camera_shape).
 
     The camera is centred on the optical axis like a ``Grid`` (pixel j centred at
     (j - N//2) * pitch) and samples on a pixel edge are shared by area, the geometry
@@ -105,7 +100,7 @@ def bin_pixels(irradiance, sample_pitch, camera_shape, k: int, fill_factor: floa
 
     dy, dx = np.broadcast_to(np.asarray(sample_pitch, dtype=np.float64), (2,))
     area = irradiance.dtype.type(dy * dx)
-    if k == 1 and fill_factor == 1 and tuple(irradiance.shape[-2:]) == tuple(camera_shape):
+    if np.all(np.asarray(k) == 1) and fill_factor == 1 and tuple(irradiance.shape[-2:]) == tuple(camera_shape):
         return irradiance * area
     # The render module's fill factor is linear per axis; ours is the area fraction.
     return render_pixels_adjoint(irradiance, k, camera_shape, float(np.sqrt(fill_factor))) * area
@@ -299,9 +294,7 @@ class Camera:
     def pixel_power(self, u, sample_pitch):
         """Power per pixel (W), (..., *shape), of the field ``u`` sampled at ``sample_pitch`` (m)."""
         dy, dx = np.broadcast_to(np.asarray(sample_pitch, dtype=np.float64), (2,))
-        k = pixel_factor(self.pixel_pitch, dx)
-        if pixel_factor(self.pixel_pitch, dy) != k:
-            raise ValueError(f"camera pixels are square; the sampled plane has pitch (dy, dx) = {(dy, dx)} m")
+        k = (pixel_factor(self.pixel_pitch, dy), pixel_factor(self.pixel_pitch, dx))
         return bin_pixels(intensity(u), (dy, dx), self.shape, k, self.fill_factor)
 
     def mean_electrons(self, u, sample_pitch, wavelength: float):

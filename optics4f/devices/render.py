@@ -3,17 +3,22 @@
 Geometry (the core's convention, :mod:`optics4f.grid`): panel pixel j of N
 has its centre at (j - N//2) * p and simulation sample i of M sits at
 (i - M//2) * d, so the panel is centred on the optical axis exactly as a
-``Grid(N, p)`` would be. The pitches must satisfy p = k * d with an integer
-k per axis (:func:`pitch_ratio`).
+``Grid(N, p)`` would be. The ratio k = p / d (:func:`pitch_ratio`) is any
+positive number per axis: a lab's panel pitch and a simulation pitch chosen
+for the FFT need not be commensurate (docs/sampling.md).
 
 Each simulation sample stands for the cell [x_i - d/2, x_i + d/2); its value
 is the *area average* of the panel over that cell. A pixel's active area is a
 centred square of side ``fill_factor * p`` (``fill_factor`` is linear, per
-axis: the area fill factor is its square). So along one axis a pixel adds the
-weights w(m) = |[m - 1/2, m + 1/2] & [-a k/2, a k/2]| to the samples m cells
-from its centre, with sum_m w(m) = a k exactly. For odd k and a = 1 this is
-plain k x k repetition; for even k the two boundary samples of a pixel are
-shared 50/50 with its neighbours (no half-sample shift of the panel).
+axis: the area fill factor is its square). So along one axis pixel j adds the
+weight W[i, j] = |[i' - 1/2, i' + 1/2] & [c_j - a k/2, c_j + a k/2]| (in
+sample units, i' = i - M//2, c_j = (j - N//2) k) to sample i, and
+sum_i W[i, j] = a k exactly. For an integer k the pixel centres fall on
+samples: odd k with a = 1 is plain k x k repetition; for even k the two
+boundary samples of a pixel are shared 50/50 with its neighbours (no
+half-sample shift of the panel). Integer ratios use shifted slices; any other
+ratio uses the same weights as a dense (M, N) matrix per axis
+(:func:`pixel_matrix`), restricted to the pixels that reach the grid.
 
 Everything here is linear in the pixel values and separable in y and x;
 :func:`render_pixels_adjoint` is the exact adjoint (tested by a dot product),
@@ -21,6 +26,7 @@ which the torch bridge uses for backward.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -29,7 +35,9 @@ from ..backend import get_xp
 
 __all__ = [
     "pitch_ratio",
+    "is_integer_ratio",
     "pixel_weights",
+    "pixel_matrix",
     "render_pixels",
     "render_pixels_adjoint",
     "panel_footprint",
@@ -39,30 +47,29 @@ __all__ = [
 
 
 def pitch_ratio(panel_pitch, sim_pitch, name: str = "pitch", rtol: float = 1e-6) -> tuple:
-    """Integer samples per panel pixel (ky, kx) from the panel pitch and the simulation pitch (m).
+    """Simulation samples per panel pixel (ky, kx) = panel pitch / simulation pitch (both m).
 
-    Refuses ratios that are not integers (within ``rtol``) and says which
-    simulation pitches would work.
+    A ratio within ``rtol`` of an integer is returned as that ``int`` (the exact,
+    sliced rendering path); any other positive ratio as a ``float``.
     """
     pp = np.broadcast_to(np.asarray(panel_pitch, dtype=np.float64), (2,))
     sp = np.broadcast_to(np.asarray(sim_pitch, dtype=np.float64), (2,))
     if not (np.all(np.isfinite(pp)) and np.all(pp > 0) and np.all(np.isfinite(sp)) and np.all(sp > 0)):
         raise ValueError(f"{name}: pitches must be positive and finite (metres), got panel {panel_pitch!r}, "
                          f"simulation {sim_pitch!r}")
-    out = []
-    for p, d, ax in zip(pp, sp, "yx"):
-        r = p / d
-        k = int(round(r))
-        if k < 1 or abs(r - k) > rtol * r:
-            lo = max(1, math.floor(r))
-            raise ValueError(
-                f"{name}: the panel pitch {p:.6g} m is {r:.6g} simulation samples of {d:.6g} m along {ax}; "
-                f"it must be an integer number of samples. Use a simulation pitch of p/k, e.g. "
-                f"{p / lo:.6g} m (k={lo}) or {p / (lo + 1):.6g} m (k={lo + 1}); in a 4f system the "
-                f"Fourier-plane pitch is wavelength*f1/(M*dx), so adjust f1, the input pitch or the padded size M"
-            )
-        out.append(k)
-    return tuple(out)
+    return tuple(_as_ratio(p / d, rtol) for p, d in zip(pp, sp))
+
+
+def _as_ratio(r: float, rtol: float = 1e-6):
+    """``int(r)`` when r is within rtol of a positive integer, else ``float(r)``."""
+    k = int(round(r))
+    return k if k >= 1 and abs(r - k) <= rtol * r else float(r)
+
+
+def is_integer_ratio(factor) -> bool:
+    """True when every entry of ``factor`` is an integer number of samples per pixel."""
+    return all(isinstance(k, (int, np.integer)) or float(k).is_integer()
+               for k in np.broadcast_to(np.asarray(factor, dtype=object), (2,)))
 
 
 def pixel_weights(k: int, fill_factor: float = 1.0) -> tuple:
@@ -85,6 +92,56 @@ def pixel_weights(k: int, fill_factor: float = 1.0) -> tuple:
     return m[keep], w[keep]
 
 
+@functools.lru_cache(maxsize=64)
+def _pixel_matrix_csr(n_panel: int, k: float, m_out: int, fill_factor: float):
+    """CSR (m_out, n_panel) of the area weights W[i, j] (module docstring), float64."""
+    from scipy import sparse
+
+    half = fill_factor * k / 2
+    c = (np.arange(n_panel) - n_panel // 2) * k  # pixel centres, sample units from the axis
+    first = np.floor(c - half - 0.5).astype(np.int64) + 1  # first sample whose cell reaches the pixel
+    taps = int(math.ceil(2 * half)) + 2
+    rows, cols, vals = [], [], []
+    for t in range(taps):
+        i_rel = first + t  # sample index relative to the axis sample M//2
+        w = np.minimum(i_rel - c + 0.5, half) - np.maximum(i_rel - c - 0.5, -half)
+        i = i_rel + m_out // 2
+        keep = (w > 1e-12) & (i >= 0) & (i < m_out)
+        rows.append(i[keep])
+        cols.append(np.nonzero(keep)[0])
+        vals.append(np.minimum(w[keep], 1.0))
+    return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(m_out, n_panel))
+
+
+def pixel_matrix(n_panel: int, k: float, m_out: int, fill_factor: float = 1.0):
+    """Area weights (m_out, n_panel) of ``n_panel`` pixels of ``k`` samples (any k > 0) on ``m_out``
+    samples along one axis, as a SciPy CSR matrix: W[i, j] is the fraction of sample cell i that
+    the active part of pixel j covers (module docstring); each column sums to fill_factor * k
+    where the pixel lies inside the grid. :func:`render_pixels` applies W along each axis."""
+    k, fill_factor = float(k), float(fill_factor)
+    if not (np.isfinite(k) and k > 0):
+        raise ValueError(f"samples per pixel k must be positive and finite, got {k!r}")
+    if not (0 < fill_factor <= 1):
+        raise ValueError(f"fill_factor must be in (0, 1] (linear, per axis), got {fill_factor!r}")
+    return _pixel_matrix_csr(int(n_panel), k, int(m_out), fill_factor)
+
+
+def _apply_matrix_last_axis(v, w, transpose: bool):
+    """v (..., n) -> (..., m) with v @ W.T (or (..., m) -> (..., n) with v @ W when ``transpose``)."""
+    xp = get_xp(v)
+    lead = v.shape[:-1]
+    flat = v.reshape(-1, v.shape[-1])
+    if xp is not np:  # pragma: no cover - needs a GPU
+        from cupyx.scipy import sparse as xsparse
+
+        w = xsparse.csr_matrix(w)
+    # (W @ flat.T).T keeps the sparse operand on the left, which SciPy and CuPy both dispatch
+    out = (w.T @ flat.T).T if transpose else (w @ flat.T).T
+    out = xp.asarray(out)
+    return xp.ascontiguousarray(out.astype(v.dtype, copy=False)).reshape(lead + (out.shape[-1],))
+
+
 def _axis_slices(n_panel: int, k: int, m_out: int, offset: int):
     """For one tap offset: (panel slice, output slice with step k) of the pixels that land inside."""
     # centre sample of pixel j: c_j = (j - n//2) k + m_out//2 ; the tap lands on c_j + offset
@@ -97,7 +154,10 @@ def _axis_slices(n_panel: int, k: int, m_out: int, offset: int):
     return slice(j_lo, j_hi + 1), slice(i0, i0 + (j_hi - j_lo) * k + 1, k)
 
 
-def _render_last_axis(v, k: int, m_out: int, fill_factor: float):
+def _render_last_axis(v, k, m_out: int, fill_factor: float):
+    if not float(k).is_integer():
+        return _apply_matrix_last_axis(v, pixel_matrix(v.shape[-1], k, m_out, fill_factor), False)
+    k = int(k)
     xp = get_xp(v)
     offsets, weights = pixel_weights(k, fill_factor)
     n = v.shape[-1]
@@ -109,7 +169,10 @@ def _render_last_axis(v, k: int, m_out: int, fill_factor: float):
     return out
 
 
-def _adjoint_last_axis(u, k: int, n_panel: int, fill_factor: float):
+def _adjoint_last_axis(u, k, n_panel: int, fill_factor: float):
+    if not float(k).is_integer():
+        return _apply_matrix_last_axis(u, pixel_matrix(n_panel, k, u.shape[-1], fill_factor), True)
+    k = int(k)
     xp = get_xp(u)
     offsets, weights = pixel_weights(k, fill_factor)
     m_out = u.shape[-1]
@@ -131,6 +194,14 @@ def _check_values(values, name):
     return values
 
 
+def _factor_pair(factor) -> tuple:
+    """(ky, kx) as positive floats (integers stay integral) from a scalar or a pair."""
+    pair = tuple(float(k) for k in np.broadcast_to(np.asarray(factor, dtype=np.float64), (2,)))
+    if not all(np.isfinite(k) and k > 0 for k in pair):
+        raise ValueError(f"samples per pixel must be positive and finite, got {factor!r}")
+    return pair
+
+
 def render_pixels(values, factor, out_shape, fill_factor: float = 1.0):
     """Draw pixel ``values`` (..., ny, nx) onto a (..., My, Mx) grid with ``factor`` samples per pixel.
 
@@ -138,8 +209,9 @@ def render_pixels(values, factor, out_shape, fill_factor: float = 1.0):
     ----------
     values : array (..., ny, nx), float or complex
         One value per panel pixel (e.g. a complex transmission).
-    factor : int or (ky, kx)
-        Simulation samples per pixel (see :func:`pitch_ratio`).
+    factor : number or (ky, kx)
+        Simulation samples per pixel, panel pitch / simulation pitch (:func:`pitch_ratio`);
+        any positive value (integers take the exact sliced path).
     out_shape : (My, Mx)
         Simulation grid shape. The panel is centred on sample (My//2, Mx//2);
         parts outside the grid are cut, grid samples outside the panel are 0.
@@ -152,11 +224,11 @@ def render_pixels(values, factor, out_shape, fill_factor: float = 1.0):
     linear in ``values``: sample = sum_j values_j * w_y * w_x.
     """
     values = _check_values(values, "values")
-    ky, kx = np.broadcast_to(np.asarray(factor), (2,))
+    ky, kx = _factor_pair(factor)
     xp = get_xp(values)
-    out = _render_last_axis(values, int(kx), int(out_shape[1]), fill_factor)
+    out = _render_last_axis(values, kx, int(out_shape[1]), fill_factor)
     out = xp.swapaxes(out, -1, -2)
-    out = _render_last_axis(out, int(ky), int(out_shape[0]), fill_factor)
+    out = _render_last_axis(out, ky, int(out_shape[0]), fill_factor)
     return xp.ascontiguousarray(xp.swapaxes(out, -1, -2))
 
 
@@ -167,11 +239,11 @@ def render_pixels_adjoint(field, factor, panel_shape, fill_factor: float = 1.0):
     fine-grid quantity over the panel pixels (in units of samples).
     """
     field = _check_values(field, "field")
-    ky, kx = np.broadcast_to(np.asarray(factor), (2,))
+    ky, kx = _factor_pair(factor)
     xp = get_xp(field)
-    out = _adjoint_last_axis(field, int(kx), int(panel_shape[1]), fill_factor)
+    out = _adjoint_last_axis(field, kx, int(panel_shape[1]), fill_factor)
     out = xp.swapaxes(out, -1, -2)
-    out = _adjoint_last_axis(out, int(ky), int(panel_shape[0]), fill_factor)
+    out = _adjoint_last_axis(out, ky, int(panel_shape[0]), fill_factor)
     return xp.ascontiguousarray(xp.swapaxes(out, -1, -2))
 
 

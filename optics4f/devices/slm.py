@@ -395,6 +395,12 @@ class SLM:
             return self.dead_zone
         return "unmodulated" if self.mode == "phase" else "zero"
 
+    @property
+    def unmodulated_fraction(self) -> float:
+        """Area fraction of the panel that transmits unmodulated light (1 - fill_factor^2 with an
+        'unmodulated' dead zone, else 0): it images the input on the optical axis (zero order)."""
+        return 1.0 - self.fill_factor ** 2 if self.effective_dead_zone == "unmodulated" else 0.0
+
     def replace(self, **changes) -> "SLM":
         """A copy with some settings changed (validated again)."""
         return dataclasses.replace(self, **changes)

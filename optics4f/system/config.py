@@ -21,8 +21,10 @@ Files
 Sampling geometry (:meth:`SystemConfig.geometry`): the input plane is
 sampled at pitch d = display pitch / oversample on ``grid_shape`` samples,
 zero-padded by ``pad`` to M samples; the Fourier plane then has pitch
-lambda f1 / (M d), which must divide the SLM pitch; the output plane has
-pitch d f2 / f1, which must divide the camera pitch.
+lambda f1 / (M d) and the output plane pitch d f2 / f1. SLM and camera
+pixels are drawn on (integrated from) those grids at any pitch ratio; the
+Fourier plane should have at least one sample per SLM pixel, which
+:func:`optics4f.system.grid_choice.bench_pad` arranges (docs/sampling.md).
 """
 from __future__ import annotations
 
@@ -79,8 +81,8 @@ class Geometry:
     fourier_grid: Grid  # Fourier plane, padded_shape at lambda f1 / (M d)
     out_grid: Grid  # output plane, grid_shape at d f2 / f1
     display_factor: int  # simulation samples per display pixel
-    slm_factor: tuple  # Fourier samples per SLM pixel (ky, kx)
-    camera_factor: int  # output samples per camera pixel
+    slm_factor: tuple  # Fourier samples per SLM pixel (ky, kx): int where whole, else float
+    camera_factor: int | float  # output samples per camera pixel (int where whole)
 
 
 def _leaf(value):
@@ -354,8 +356,8 @@ class SystemConfig:
 
     # -- sampling ----------------------------------------------------------------------------------
     def geometry(self) -> Geometry:
-        """Derived grids and integer pixel factors; raises where the sampling cannot work."""
-        from ..devices.detector import pixel_factor
+        """Derived grids and pixel ratios (samples per display, SLM and camera pixel)."""
+        from ..devices.render import pitch_ratio
 
         d = self.display.pitch / self.oversample
         in_grid = Grid(self.grid_shape, d)
@@ -366,20 +368,11 @@ class SystemConfig:
                 f"does not fit grid_shape {self.grid_shape}; enlarge grid_shape")
         padded = tuple(padded_size(n, self.pad) for n in self.grid_shape)
         fourier = Grid(padded, d).fourier_grid(self.wavelength, self.f1)
-        kf = []
-        for p, n, ax in zip(fourier.pitch, padded, "yx"):
-            r = self.slm.pitch / p
-            k = round(r)
-            if k < 1 or abs(r - k) > 1e-6 * r:
-                kk = max(1, k)
-                f1 = kk * self.slm.pitch * n * d / self.wavelength
-                raise AliasingError(
-                    f"the SLM pitch {self.slm.pitch:.4g} m is {r:.4g} Fourier-plane samples of lambda*f1/(M*dx) = "
-                    f"{p:.4g} m along {ax} (M={n}); it must be a whole number. Use f1 = {f1:.6g} m "
-                    f"(k={kk}), or change grid_shape/pad/oversample so that M*dx = k*lambda*f1/p_slm")
-            kf.append(k)
+        # Any pitch ratio renders (optics4f.devices.render); check() judges whether it is fine enough.
+        kf = pitch_ratio(self.slm.pitch, fourier.pitch, name="SLM pixels on the Fourier grid")
         out_grid = Grid(self.grid_shape, d * self.f2 / self.f1)
-        kc = pixel_factor(self.camera.pixel_pitch, out_grid.dx, name="camera pixel pitch")
+        ky, kx = pitch_ratio(self.camera.pixel_pitch, out_grid.pitch, name="camera pixels on the output grid")
+        kc = ky if ky == kx else (ky, kx)
         return Geometry(in_grid, padded, fourier, out_grid, self.oversample, tuple(kf), kc)
 
     def check(self, strict: bool = False) -> Geometry:
@@ -388,6 +381,14 @@ class SystemConfig:
         represent the intended image or mask. Returns the geometry."""
         g = self.geometry()
         lam, f1, f2 = self.wavelength, self.f1, self.f2
+        # Fewer than one Fourier sample per SLM pixel: the box average of the panel over a sample
+        # aliases the pixel structure (a double-phase checkerboard, say) into the image.
+        kmin = min(float(k) for k in g.slm_factor)
+        if kmin < 1 - 1e-9:
+            warn_sampling(
+                f"the Fourier grid samples the SLM {kmin:.3g} times per pixel (pitch {g.fourier_grid.dx:.4g} m against "
+                f"the SLM's {self.slm.pitch:.4g} m): it cannot represent the panel. Raise pad to at least "
+                f"{self.pad / kmin:.4g} (or use optics4f.system.bench_grid to choose the grid)", strict=strict)
         # The SLM panel must pass the display's spectrum up to its first diffraction order.
         half_panel = min(self.slm.size) / 2
         need = lam * f1 / (2 * self.display.pitch)
@@ -411,7 +412,9 @@ class SystemConfig:
             kc = g.camera_factor
             if any(t % kc for t in lay.tile_shape) or np.any(lay.offsets() % kc):
                 raise ValueError(f"layout tile_shape {lay.tile_shape} (and gap {lay.gap}) must be multiples of the "
-                                 f"{kc} output samples per camera pixel, so that tiles fall on whole camera pixels")
+                                 f"{kc:.6g} output samples per camera pixel, so that tiles fall on whole camera "
+                                 f"pixels; a tiled camera needs a whole number of output samples (pitch "
+                                 f"{g.out_grid.dx:.6g} m = display pitch * f2/f1) per camera pixel")
             cam_samples = tuple(s * kc for s in self.camera.shape)
             lay.check_fits(cam_samples, f"camera ({self.camera.shape} pixels = {cam_samples} samples)")
             reach = lam * f2 / (2 * self.slm.pitch)  # output period of the SLM pixel grid / 2

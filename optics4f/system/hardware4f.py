@@ -38,7 +38,8 @@ import numpy as np
 
 from ..backend import DEFAULT_COMPLEX, as_field, get_xp
 from ..fourf import FourF
-from ..kernels import kernel_to_mask
+from ..kernels import kernel_to_mask, mask_at
+from ..devices.render import is_integer_ratio
 from ..propagation import AngularSpectrum
 from ..pupil import circular_pupil
 from ..sampling import warn_sampling
@@ -185,7 +186,7 @@ class Hardware4f:
         if self.layout is not None and np.any(support > np.asarray(self.layout.tile_shape)):
             raise ValueError(f"the output of one channel spans {tuple(support)} samples, more than the tile "
                              f"{self.layout.tile_shape}: neighbouring channels would overlap; enlarge tile_shape")
-        replica = padded // np.asarray(self.geometry.slm_factor)
+        replica = np.floor(padded / np.asarray(self.geometry.slm_factor, dtype=np.float64)).astype(int)
         if np.any(support > replica):
             warn_sampling(f"kernels of ({kh}, {kw}) samples: the output ({tuple(support)} samples) is wider than the "
                           f"spacing {tuple(replica)} of the SLM pixel replicas, so the mask the SLM can show aliases "
@@ -230,20 +231,34 @@ class Hardware4f:
     def slm_target(self, mask):
         """Values of the Fourier mask ``mask`` (..., My, Mx) at the SLM pixel centres: (..., *slm.resolution).
 
-        Pixel j (of N) has its centre on Fourier sample (j - N//2) k + M//2 (the
-        geometry of :mod:`optics4f.devices.render`); pixels beyond the grid get 0.
+        Pixel j (of N) has its centre at Fourier sample s_j = (j - N//2) k + M//2 (k = SLM pitch /
+        Fourier pitch, the geometry of :mod:`optics4f.devices.render`); pixels whose centre is off
+        the grid get 0. For an integer k the centres are samples; otherwise the mask is evaluated
+        between samples by its kernel's Fourier series (:func:`optics4f.kernels.mask_at`).
         """
         xp = get_xp(mask)
         slm = self.config.slm
-        (ky, kx), (my, mx) = self.geometry.slm_factor, self.geometry.padded_shape
+        (my, mx) = self.geometry.padded_shape
         out = xp.zeros(mask.shape[:-2] + tuple(slm.resolution), dtype=np.complex128)
-        iy = (np.arange(slm.resolution[0]) - slm.resolution[0] // 2) * ky + my // 2
-        ix = (np.arange(slm.resolution[1]) - slm.resolution[1] // 2) * kx + mx // 2
-        vy, vx = (iy >= 0) & (iy < my), (ix >= 0) & (ix < mx)
+        sy, sx = (self._pixel_centres(n, k, m) for n, k, m in zip(slm.resolution, self.geometry.slm_factor,
+                                                                 (my, mx)))
+        vy, vx = (sy >= -0.5) & (sy < my - 0.5), (sx >= -0.5) & (sx < mx - 0.5)
         jy, jx = np.nonzero(vy)[0], np.nonzero(vx)[0]
-        sub = mask[..., iy[vy][0]:iy[vy][-1] + 1:ky, ix[vx][0]:ix[vx][-1] + 1:kx]
+        if jy.size == 0 or jx.size == 0:
+            return out
+        if is_integer_ratio(self.geometry.slm_factor):
+            iy, ix = np.rint(sy[jy]).astype(np.int64), np.rint(sx[jx]).astype(np.int64)
+            sub = mask[..., iy[0]:iy[-1] + 1:int(self.geometry.slm_factor[0]),
+                       ix[0]:ix[-1] + 1:int(self.geometry.slm_factor[1])]
+        else:
+            sub = mask_at(mask, sy[jy], sx[jx])
         out[..., jy[0]:jy[-1] + 1, jx[0]:jx[-1] + 1] = sub
         return out
+
+    @staticmethod
+    def _pixel_centres(n: int, k: float, m: int) -> np.ndarray:
+        """Fourier-sample positions (float) of the centres of n panel pixels of k samples on m samples."""
+        return (np.arange(n) - n // 2) * float(k) + m // 2
 
     def encode(self, mask):
         """(frame, scale): the SLM frame showing ``mask`` and the factor by which the

@@ -33,6 +33,23 @@ from ..grid import Grid
 __all__ = ["TiledLayout"]
 
 
+def _square_arrangement(n: int) -> tuple:
+    cols = math.ceil(math.sqrt(n))
+    return math.ceil(n / cols), cols
+
+
+def _odd_arrangement(n: int) -> tuple:
+    """The most square (rows, cols), both odd, with rows * cols >= n."""
+    best = None
+    for rows in range(1, 2 * n + 2, 2):
+        cols = math.ceil(n / rows)
+        cols += 1 - cols % 2
+        key = (max(rows, cols), rows * cols, rows)
+        if best is None or key < best[0]:
+            best = (key, (rows, cols))
+    return best[1]
+
+
 @dataclass
 class TiledLayout:
     """Output channels on a (rows, cols) grid of tiles in the output plane.
@@ -49,12 +66,18 @@ class TiledLayout:
         None: the most square arrangement with rows * cols >= n_channels.
     gap : int
         Dark samples between neighbouring tiles.
+    skip_axis : bool
+        Leave the tile on the optical axis empty. A phase SLM's inactive pixel area transmits
+        unmodulated light, which images the input on the axis (the zero order); a tile there
+        would read it as signal. With ``arrangement`` None the arrangement is then the most
+        square one with odd rows and columns and a spare centre tile.
     """
 
     n_channels: int = 1
     tile_shape: tuple = (64, 64)
     arrangement: tuple | None = None
     gap: int = 0
+    skip_axis: bool = False
 
     def __post_init__(self):
         if int(self.n_channels) != self.n_channels or self.n_channels < 1:
@@ -66,14 +89,19 @@ class TiledLayout:
         if int(self.gap) != self.gap or self.gap < 0:
             raise ValueError(f"gap must be a non-negative integer (samples), got {self.gap!r}")
         self.gap = int(self.gap)
+        self.skip_axis = bool(self.skip_axis)
+        slots = self.n_channels + self.skip_axis
         if self.arrangement is None:
-            cols = math.ceil(math.sqrt(self.n_channels))
-            self.arrangement = (math.ceil(self.n_channels / cols), cols)
+            self.arrangement = _odd_arrangement(slots) if self.skip_axis else _square_arrangement(slots)
         else:
             self.arrangement = tuple(int(a) for a in self.arrangement)
-            if len(self.arrangement) != 2 or self.arrangement[0] * self.arrangement[1] < self.n_channels:
+            if len(self.arrangement) != 2 or self.arrangement[0] * self.arrangement[1] < slots:
                 raise ValueError(f"arrangement (rows, cols) = {self.arrangement} holds fewer than "
-                                 f"n_channels={self.n_channels} tiles")
+                                 f"{slots} tiles (n_channels={self.n_channels}"
+                                 f"{', plus the empty axis tile' if self.skip_axis else ''})")
+            if self.skip_axis and not (self.arrangement[0] % 2 and self.arrangement[1] % 2):
+                raise ValueError(f"skip_axis needs odd rows and columns (a tile centred on the axis), got "
+                                 f"arrangement {self.arrangement}")
 
     @property
     def tile_pitch(self) -> tuple:
@@ -93,6 +121,8 @@ class TiledLayout:
         """
         (rows, cols), (py, px) = self.arrangement, self.tile_pitch
         c = np.arange(self.n_channels)
+        if self.skip_axis:  # slots after the centre one move up by one
+            c = c + (c >= (rows // 2) * cols + cols // 2)
         r, q = c // cols, c % cols
         return np.stack([r * py - ((rows - 1) * py) // 2, q * px - ((cols - 1) * px) // 2], axis=1)
 

@@ -302,7 +302,7 @@ def intensity(v: torch.Tensor) -> torch.Tensor:
     return _Intensity.apply(v)
 
 
-def bin_pixels(irradiance: torch.Tensor, sample_pitch, camera_shape, k: int, fill_factor: float = 1.0):
+def bin_pixels(irradiance: torch.Tensor, sample_pitch, camera_shape, k, fill_factor: float = 1.0):
     """Power per camera pixel (W), :func:`optics4f.devices.detector.bin_pixels`; backward: its adjoint
     (the render of the pixel gradient times the sample area)."""
     dy, dx = np.broadcast_to(np.asarray(sample_pitch, dtype=np.float64), (2,))
@@ -310,7 +310,7 @@ def bin_pixels(irradiance: torch.Tensor, sample_pitch, camera_shape, k: int, fil
 
     def adj(g):
         area = g.dtype.type(dy * dx)
-        if k == 1 and fill_factor == 1 and plane == tuple(camera_shape):
+        if np.all(np.asarray(k) == 1) and fill_factor == 1 and plane == tuple(camera_shape):
             return g * area
         return _render.render_pixels(g, k, plane, float(np.sqrt(fill_factor))) * area
 
@@ -320,7 +320,7 @@ def bin_pixels(irradiance: torch.Tensor, sample_pitch, camera_shape, k: int, fil
 def camera_electrons(v: torch.Tensor, camera, sample_pitch, wavelength: float) -> torch.Tensor:
     """Expected electrons per pixel (..., *camera.shape) of the field ``v`` (the camera's mean signal)."""
     dy, dx = np.broadcast_to(np.asarray(sample_pitch, dtype=np.float64), (2,))
-    k = _det.pixel_factor(camera.pixel_pitch, dx)
+    k = (_det.pixel_factor(camera.pixel_pitch, dy), _det.pixel_factor(camera.pixel_pitch, dx))
     power = bin_pixels(intensity(v), (dy, dx), camera.shape, k, camera.fill_factor)
     scale = camera.quantum_efficiency * camera.exposure_time / _det.photon_energy(wavelength)
     return power * scale + camera.dark_current * camera.exposure_time
