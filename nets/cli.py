@@ -145,6 +145,7 @@ def _export(p: argparse.ArgumentParser):
 
     def run(args):
         from optics4f.devices.presets import slm_preset
+        from optics4f.sampling import AliasingError
         from optics4f.system import SystemConfig
 
         from nets.export import export_model
@@ -171,8 +172,9 @@ def _export(p: argparse.ArgumentParser):
                 cals = [load_calibration(f) for f in args.calibration]
             manifest = export_model(args.model, slm, args.out, system=system, tiled=not args.per_channel,
                                     encoding=args.encoding, bench=bench, formats=args.formats,
-                                    fill=args.fill, force=args.force, write_lut=args.write_lut, calibrations=cals)
-        except (KeyError, ValueError, TypeError, OSError) as e:
+                                    fill=args.fill, force=args.force, write_lut=args.write_lut, calibrations=cals,
+                                    strict=True)
+        except (KeyError, ValueError, TypeError, OSError, AliasingError) as e:
             msg = e.args[0] if isinstance(e, KeyError) and e.args else e
             raise SystemExit(f"optics4f export: error: {msg}")
         from nets.export import read_export
@@ -330,6 +332,9 @@ def _simulate(p: argparse.ArgumentParser):
         print(format_table(res))
         if "confusion" in res:
             print(format_confusion(res["confusion"], res["classes"]))
+        from nets.inference.fidelity import format_fidelity
+
+        print(format_fidelity(res["fidelity"]))
         report = write_report(args.report or args.out / "report.json", res)
         print(f"report: {report}")
         if not args.no_figures:

@@ -178,8 +178,9 @@ def check_panel_geometry(*, extent: float, kernel_pitch: float, panel_shape, pan
     if np.any(size < period * (1 - 1e-9)):
         warn_sampling(
             f"the panel ({size[0]:.4g} x {size[1]:.4g} m) is narrower than one period of the mask, lambda*f1/d = "
-            f"{period:.4g} m: it low-passes the image. Use f1 <= {f1 * size.min() / period:.6g} m or a larger panel",
-            strict=strict)
+            f"{period:.4g} m: it cuts the display's spectrum (low-passes the image), so the bench cannot compute the "
+            f"model's convolution. Use f1 <= {f1 * size.min() / period:.6g} m, a display pitch >= "
+            f"{kernel_pitch * period / size.min():.4g} m, or a larger panel", strict=strict)
     return {"replica_spacing": replica, "mask_period": period, "pixels_per_period": period / panel_pitch}
 
 

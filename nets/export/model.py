@@ -33,6 +33,7 @@ import numpy as np
 from optics4f.devices.detector import Camera
 from optics4f.devices.display import InputDisplay
 from optics4f.system.config import SystemConfig
+from optics4f.system.grid_choice import bench_pad
 from optics4f.system.layout import TiledLayout
 
 from .bundle import write_export
@@ -104,10 +105,13 @@ def export_system(slm, image_size, padded_shape, n_out: int, tiled: bool = True,
     n = int(max(span))
     c = default_f1_factor(enc)
     n += (c - 1) * n % 2  # padded_size keeps (c n - n) even: c n samples exactly, one per SLM pixel
+    f1_given = f1 is not None
     f1 = c * slm.pitch * n * display_pitch / wavelength if f1 is None else float(f1)
     f2 = f1 if f2 is None else float(f2)
-    r = wavelength * f1 / (slm.pitch * display_pitch)  # Fourier samples of pitch p across the period 1/d
-    pad = max(1.0, r / n)
+    if f1_given:  # a stock lens: pad to at least one Fourier sample per SLM pixel, FFT-friendly
+        pad = bench_pad((n, n), display_pitch, wavelength, f1, slm.pitch, 1.0)
+    else:  # f1 chosen above: exactly one Fourier sample per SLM pixel on c n samples
+        pad = float(c)
     out_pitch = display_pitch * f2 / f1
     if bench is None:
         cam = Camera(shape=(n, n), pixel_pitch=out_pitch, bit_depth=None, gain=1e-3, full_well=1e12, noise=False)

@@ -223,6 +223,12 @@ def student_system(model, settings: HardwareSettings | None = None):
                              "for phase panels (double phase); pick a phase preset")
         slm = {f.name: getattr(panel, f.name) for f in dataclasses.fields(panel)}
         p_slm = panel.pitch
+        if s.f1 is not None:
+            from nets.export.masks import check_panel_geometry
+
+            # the panel must hold the display's whole spectrum, or the bench cannot compute the convolution
+            check_panel_geometry(extent=n * s.pitch, kernel_pitch=s.pitch, panel_shape=panel.resolution,
+                                 panel_pitch=panel.pitch, wavelength=s.wavelength, f1=float(s.f1), strict=True)
     else:
         bits = 8 if s.slm_bits is None else int(s.slm_bits)
         slm = {"resolution": [m, m], "pitch": s.pitch, "mode": s.slm_mode, "bit_depth": bits}

@@ -209,6 +209,7 @@ def simulate(model=None, *, frames=None, settings: HardwareSettings | None = Non
         res["confusion"] = confusion_matrix(labels, p_opt, n_classes).tolist()
         res["confusion_digital"] = confusion_matrix(labels, p_dig, n_classes).tolist()
     res["classes"] = list(getattr(test, "classes", [str(k) for k in range(n_classes)]))
+    res["fidelity"] = fidelity_report(optical, student, tiles)
     sysd = optical.system.to_dict()
     res["config"] = {"model": str(model_path), "frames": frames_source, "hardware": settings.to_dict(),
                      "calibrations": [str(getattr(c, "kind", c)) for c in cals],
@@ -218,6 +219,24 @@ def simulate(model=None, *, frames=None, settings: HardwareSettings | None = Non
     res["seconds"] = time.perf_counter() - t0
     res["_optical"], res["_images"], res["_tiles"], res["_labels"] = optical, images, tiles, labels
     return res
+
+
+#: Correlation of realised and wanted kernels (in every tile) from which a mask counts as well
+#: represented: the stock benches of tests/test_stock_benches.py reach 0.99 and stay within 1.5
+#: accuracy points of the digital student; a 2-bit panel or a 2 degree rotation falls below.
+WELL_REPRESENTED = 0.97
+
+
+def fidelity_report(optical: OpticalStudent, student, tiles) -> dict:
+    """The ``fidelity`` entry of a simulate result (:mod:`nets.inference.fidelity`)."""
+    from .fidelity import camera_snr, mask_fidelity
+    from .optical import masks_on_grid, student_masks
+
+    wanted = masks_on_grid(student_masks(student), optical.hw.geometry.padded_shape)
+    rows = mask_fidelity(optical, wanted)
+    return {"channels": rows, "camera_snr": camera_snr(optical, tiles), "threshold": WELL_REPRESENTED,
+            "well_represented": bool(min(r["correlation"] for r in rows) >= WELL_REPRESENTED),
+            "slm_samples_per_pixel": [float(k) for k in optical.hw.geometry.slm_factor]}
 
 
 def _check_source(bundle, model_path: Path):
