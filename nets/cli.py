@@ -219,6 +219,9 @@ def _hardware_args(p: argparse.ArgumentParser, geometry: bool = True):
         p.add_argument("--f1", type=float, default=None,
                        help="Fourier lens focal length, m (any stock lens; default: one Fourier sample per SLM pixel)")
         p.add_argument("--f2", type=float, default=None, help="imaging lens focal length, m (default f1)")
+        p.add_argument("--camera-pitch", type=float, default=None,
+                       help="camera pixel pitch, m (default: display pitch * f2/f1, one pixel per imaged display "
+                            "pixel)")
     p.add_argument("--slm", default=None, metavar="PRESET",
                    help="SLM panel preset (optics4f.devices.preset_names()); default: a phase panel covering the "
                         "Fourier grid at the display pitch")
@@ -237,7 +240,7 @@ def _hardware_args(p: argparse.ArgumentParser, geometry: bool = True):
 #: HardwareSettings field of each bench option (value converters where the flag's unit differs).
 _BENCH_FLAGS = {
     "wavelength": ("wavelength", float), "display_pitch": ("pitch", float), "f1": ("f1", float),
-    "f2": ("f2", float), "slm": ("slm_preset", str), "slm_bits": ("slm_bits", int),
+    "f2": ("f2", float), "camera_pitch": ("camera_pitch", float), "slm": ("slm_preset", str), "slm_bits": ("slm_bits", int),
     "camera_bits": ("camera_bits", lambda b: None if b == 0 else int(b)),
     "no_noise": ("noise", lambda v: not v), "full_well": ("full_well", float), "read_noise": ("read_noise", float),
     "shift": ("slm_shift", tuple), "rotation": ("slm_rotation", lambda deg: __import__("math").radians(deg)),

@@ -382,12 +382,21 @@ def test_slm_coarser_than_the_fourier_grid_is_fine_and_finer_warns():
         Hardware4f(config(slm=SLM(resolution=(M, M), pitch=7e-6, mode="complex")), strict=True)
 
 
-def test_camera_pitch_not_a_multiple_is_integrated_but_tiles_need_whole_pixels():
-    hw = Hardware4f(config(camera=Camera(shape=(N // 2, N // 2), pixel_pitch=10e-6)))
-    assert hw.geometry.camera_factor == pytest.approx(10e-6 / hw.out_grid.dx) and hw.geometry.camera_factor % 1
-    with pytest.raises(ValueError, match="whole number of output samples"):
-        Hardware4f(config(camera=Camera(shape=(N // 2, N // 2), pixel_pitch=10e-6),
-                          layout=TiledLayout(2, (16, 16))))
+def test_camera_pitch_not_a_multiple_is_integrated_and_tiles_read_on_output_samples():
+    """A camera of any pitch: its frame is redistributed onto the output samples for the tiles, so a
+    uniform output plane gives uniform tiles with each sample's share of the power."""
+    cam = Camera(shape=(N // 2, N // 2), pixel_pitch=10e-6, bit_depth=None, gain=1.0, full_well=1e15, noise=False)
+    hw = Hardware4f(config(camera=cam))
+    k = hw.geometry.camera_factor
+    assert k == pytest.approx(10e-6 / hw.out_grid.dx) and k % 1
+    lay = TiledLayout(2, (8, 8))
+    hw = Hardware4f(config(camera=cam, layout=lay))
+    v = np.ones((1, N, N), np.complex128)
+    frame = hw.camera_frame(v)
+    tiles = lay.read_tiles(frame, k)
+    assert tiles.shape == (1, 2, 8, 8)
+    per_sample = frame[0, N // 4, N // 4] / k ** 2  # a pixel inside the plane, shared over k^2 samples
+    np.testing.assert_allclose(tiles, per_sample, rtol=1e-9)
 
 
 def test_display_must_fit_the_grid():

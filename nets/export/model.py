@@ -117,7 +117,7 @@ def export_system(slm, image_size, padded_shape, n_out: int, tiled: bool = True,
         cam = Camera(shape=(n, n), pixel_pitch=out_pitch, bit_depth=None, gain=1e-3, full_well=1e12, noise=False)
         mis = {}
     else:
-        cam = Camera(**bench.camera_dict((n, n), out_pitch))
+        cam = Camera(**bench.bench_camera((n, n), out_pitch))
         mis = {"slm_shift": tuple(bench.slm_shift), "slm_rotation": float(bench.slm_rotation),
                "fourier_defocus": float(bench.fourier_defocus)}
     return SystemConfig(wavelength=wavelength, f1=f1, f2=f2, grid_shape=(n, n), oversample=1, pad=pad,

@@ -54,17 +54,28 @@ def mask_fidelity(optical, wanted) -> list:
     """
     from optics4f.kernels import mask_to_kernel
 
+    from optics4f.system.layout import TiledLayout
+
     hw, system = optical.hw, optical.system
-    combined = hw.channel_masks(np.asarray(wanted, dtype=np.complex128))  # (Cin, My, Mx), tiled
-    windows = _windows(system.layout, hw.geometry.padded_shape)
+    wanted = np.asarray(wanted, dtype=np.complex128)
+    cout, cin = wanted.shape[:2]
+    if optical.per_channel:  # frame k shows pair (k // cin, k % cin) on the axis, read on the whole camera
+        targets = wanted.reshape((cout * cin,) + wanted.shape[-2:])
+        layout = TiledLayout(1, tuple(system.camera.shape))
+        pairs = [((k // cin,), k % cin) for k in range(cout * cin)]
+    else:  # frame i shows input channel i, every output channel tiled
+        targets = hw.channel_masks(wanted)  # (Cin, My, Mx)
+        layout = system.layout
+        pairs = [(tuple(range(cout)), i) for i in range(cin)]
+    windows = _windows(layout, hw.geometry.padded_shape)
     slm = system.slm
     rows = []
-    for i, (frame, realised) in enumerate(zip(optical.frames, optical.fourier_masks)):
-        kw = mask_to_kernel(combined[i])
+    for frame, realised, target, (outs, i) in zip(optical.frames, optical.fourier_masks, targets, pairs):
+        kw = mask_to_kernel(target)
         kr = mask_to_kernel(np.asarray(realised, dtype=np.complex128))
         total = float(np.sum(np.abs(kr) ** 2))
         levels = int(np.unique(frame).size) if np.asarray(frame).dtype.kind in "iu" else None
-        for c, (sy, sx) in enumerate(windows):
+        for c, (sy, sx) in zip(outs, windows):
             corr, err = _compare(kw[sy, sx], kr[sy, sx])
             share = float(np.sum(np.abs(kr[sy, sx]) ** 2) / total) if total > 0 else 0.0
             rows.append({"in_channel": i, "out_channel": c, "correlation": corr, "relative_error": err,

@@ -76,6 +76,10 @@ class HardwareSettings:
         SLM rotation about the optical axis, rad.
     fourier_defocus : float
         SLM distance from the back focal plane of lens 1, m.
+    camera_pitch : float or None
+        Camera pixel pitch, m (a lab's camera); None: the imaged display pixel, display pitch *
+        f2/f1. Finer cameras are read out onto the display-pixel grid by area (the electronics'
+        registration); coarser ones cannot resolve the output and are refused.
     f1, f2 : float or None
         Focal lengths of the Fourier and imaging lenses, m: any stock lens. None: f1 gives one
         Fourier sample per SLM pixel on the padded grid; f2 = f1. With a given f1 the grid is
@@ -106,6 +110,7 @@ class HardwareSettings:
     fourier_defocus: float = 0.0
     f1: float | None = None
     f2: float | None = None
+    camera_pitch: float | None = None
     pad: float = 4.0
     seed: int = 0
 
@@ -126,6 +131,17 @@ class HardwareSettings:
         return {"shape": list(shape), "pixel_pitch": float(pixel_pitch), "bit_depth": self.camera_bits,
                 "full_well": float(self.full_well), "read_noise": float(self.read_noise), "noise": bool(self.noise),
                 "offset": float(self.black_level) * full_scale, "exposure_time": 1.0}
+
+    def bench_camera(self, plane_shape, out_pitch: float) -> dict:
+        """The Camera settings (dict) for an output plane of ``plane_shape`` samples at ``out_pitch`` m:
+        one pixel per sample without ``camera_pitch``, else the lab's pixels covering the plane."""
+        if self.camera_pitch is None:
+            return self.camera_dict(tuple(plane_shape), out_pitch)
+        shape = []
+        for n in plane_shape:
+            nc = int(np.ceil(n * out_pitch / self.camera_pitch))
+            shape.append(nc + nc % 2)
+        return self.camera_dict(tuple(shape), float(self.camera_pitch))
 
     def replace(self, **changes) -> "HardwareSettings":
         return dataclasses.replace(self, **changes)
@@ -243,8 +259,7 @@ def student_system(model, settings: HardwareSettings | None = None):
             m = padded_size(n, pad)
             slm["resolution"] = [m, m]
     f2 = f1 if s.f2 is None else float(s.f2)
-    # one camera pixel per imaged display pixel: the electronics read features pixel for pixel
-    cam = s.camera_dict((n, n), s.pitch * f2 / f1)
+    cam = s.bench_camera((n, n), s.pitch * f2 / f1)
     d = {"wavelength": s.wavelength, "f1": f1, "f2": f2, "grid_shape": [n, n], "pad": pad,
          "display": {"resolution": [h, w], "pitch": s.pitch}, "slm": slm, "camera": cam,
          "layout": {"n_channels": geom["out_channels"], "tile_shape": [tile, tile], "skip_axis": skip},
@@ -289,10 +304,13 @@ class OpticalStudent:
     model : SCLCClassifier or SCLCSegmenter
         Trained student with the ideal spectral front end; its back end is used as is.
     system : SystemConfig
-        The hardware (e.g. :func:`student_system`); its layout has one tile per output channel.
-    frames : array (Cin, *slm.resolution)
-        SLM frames (integer gray levels; complex values for a 'complex' panel), one per input
-        channel, output channels tiled (e.g. read back from exported files).
+        The hardware (e.g. :func:`student_system`). With a layout (one tile per output channel) the
+        frames are tiled, one per input channel. Without one the frames are per channel pair
+        (``optics4f export --per-channel``): every output channel is its own set of exposures,
+        one per input channel, read on the whole camera (time multiplexing in both channels).
+    frames : array (Cin, *slm.resolution) tiled, or (Cout, Cin, *slm.resolution) per channel
+        SLM frames (integer gray levels; complex values for a 'complex' panel), e.g. read back
+        from exported files.
     scale : float or sequence
         Encoding scale s of each frame (see the module docstring).
     """
@@ -304,56 +322,80 @@ class OpticalStudent:
         self.geom = g = student_geometry(model)
         self.system = system
         self.hw = hw = Hardware4f(system)
-        if system.layout is None or system.layout.n_channels != g["out_channels"]:
+        self.per_channel = system.layout is None
+        if not self.per_channel and system.layout.n_channels != g["out_channels"]:
             raise ValueError(f"the system must tile the student's {g['out_channels']} output channels "
-                             "(system.layout.n_channels)")
+                             f"(system.layout.n_channels = {system.layout.n_channels}), or have no layout for "
+                             "per-channel frames")
         if tuple(system.display.resolution) != g["image_size"]:
             raise ValueError(f"the display resolution {system.display.resolution} must equal the student's image "
                              f"size {g['image_size']}")
-        if hw.geometry.camera_factor != 1 or hw.geometry.display_factor != 1:
-            raise ValueError(f"the electronics map one camera pixel to one imaged display pixel: use oversample 1 "
-                             f"and a camera pixel pitch of display pitch * f2/f1 = {hw.out_grid.dx:.6g} m (got "
-                             f"{system.camera.pixel_pitch:.6g} m)")
-        th, tw = system.layout.tile_shape
+        if hw.geometry.display_factor != 1:
+            raise ValueError("the electronics read one feature per display pixel: use oversample 1")
+        if float(hw.geometry.camera_factor) > 1 + 1e-6:
+            raise ValueError(f"the camera pixels ({system.camera.pixel_pitch:.4g} m) are larger than the imaged display "
+                             f"pixel (display pitch * f2/f1 = {hw.out_grid.dx:.4g} m): the camera cannot resolve the "
+                             f"output tiles. Use f2/f1 >= {system.camera.pixel_pitch / system.display.pitch:.4g} or a "
+                             "camera with finer pixels")
+        th, tw = system.grid_shape if self.per_channel else system.layout.tile_shape
         h, w = g["image_size"]
         # feature index a <- tile index th//2 + h//2 - a (image inversion about the tile centre)
         self._iy = th // 2 + h // 2 - np.arange(h)
         self._ix = tw // 2 + w // 2 - np.arange(w)
         if self._iy.min() < 0 or self._iy.max() >= th or self._ix.min() < 0 or self._ix.max() >= tw:
-            raise ValueError(f"layout tiles {system.layout.tile_shape} are smaller than the image {(h, w)}")
+            raise ValueError(f"tiles {(th, tw)} are smaller than the image {(h, w)}")
         frames = np.asarray(frames)
+        lead = (g["out_channels"], g["in_channels"]) if self.per_channel else (g["in_channels"],)
         if frames.ndim == 2:
             frames = frames[None]
-        if frames.shape[0] != g["in_channels"]:
-            raise ValueError(f"frames hold {frames.shape[0]} input channels, the student has {g['in_channels']}")
-        self.frames = frames
-        self.scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), (frames.shape[0],)).copy()
-        self.fourier_masks = [hw.fourier_mask(frame=f) for f in frames]
+        if self.per_channel and frames.ndim == 3 and frames.shape[0] == lead[0] * lead[1]:
+            frames = frames.reshape(lead + frames.shape[-2:])
+        if tuple(frames.shape[:-2]) != lead:
+            raise ValueError(f"frames must be {'(Cout, Cin' if self.per_channel else '(Cin'}, *panel) = "
+                             f"{lead} leading, got {tuple(frames.shape[:-2])}")
+        self.frames = frames.reshape((-1,) + frames.shape[-2:])  # flat: (Cin,) or (Cout * Cin,)
+        self.scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), (self.frames.shape[0],)).copy()
+        self.fourier_masks = [hw.fourier_mask(frame=f) for f in self.frames]
         self.rng = np.random.default_rng(system.seed)
 
     # -- optics ------------------------------------------------------------------------------------
     def set_exposure(self, seconds: float):
         self.system.camera = dataclasses.replace(self.system.camera, exposure_time=float(seconds))
 
+    def _input_channel(self, k: int) -> int:
+        return k % self.geom["in_channels"]
+
     def fields(self, images):
-        """Output fields, one (B, ny, nx) array per input channel, of images (B, Cin, h, w) in [0, 1]."""
+        """Output fields, one (B, ny, nx) array per frame (input channel; per channel: (out, in) pair),
+        of images (B, Cin, h, w) in [0, 1]."""
         images = _as_images(images, self.geom["in_channels"])
-        return [self.hw.propagate(self.hw.input_field(images[:, i]), fm) for i, fm in enumerate(self.fourier_masks)]
+        u = [self.hw.input_field(images[:, i]) for i in range(images.shape[1])]
+        return [self.hw.propagate(u[self._input_channel(k)], fm) for k, fm in enumerate(self.fourier_masks)]
 
     def camera_frame(self, images, noise: bool | None = None):
-        """Full camera frames (B, ny, nx), ADU (input channels' exposures summed)."""
+        """Camera frames, ADU, the input channels' exposures summed: (B, ny, nx) tiled, or
+        (B, Cout, ny, nx) per channel (one set of exposures per output channel)."""
         cam = self.system.camera
         if noise is not None:
             cam = dataclasses.replace(cam, noise=bool(noise))
-        total = None
-        for v in self.fields(images):
+        cin = self.geom["in_channels"]
+        sums = {}
+        for k, v in enumerate(self.fields(images)):
             fr = cam.detect(v, self.hw.out_grid.pitch, self.system.wavelength, rng=self.rng)
-            total = fr if total is None else total + fr
-        return total
+            sums[k // cin] = fr if k // cin not in sums else sums[k // cin] + fr
+        if not self.per_channel:
+            return sums[0]
+        return np.stack([sums[o] for o in sorted(sums)], axis=-3)
 
     def tiles(self, frame):
-        """Channel tiles (B, Cout, th, tw) of camera frames (B, ny, nx)."""
-        return self.system.layout.read_tiles(frame, self.hw.geometry.camera_factor)
+        """Channel tiles (B, Cout, th, tw) of camera frames (tiled: the layout's tiles; per channel:
+        the frames themselves)."""
+        k = self.hw.geometry.camera_factor
+        if self.per_channel:
+            from optics4f.system.layout import TiledLayout
+
+            return frame if k == 1 else TiledLayout(1, self.system.grid_shape).read_tiles(frame, k)[..., 0, :, :]
+        return self.system.layout.read_tiles(frame, k)
 
     # -- electronics --------------------------------------------------------------------------------
     def counts_per_unit(self) -> np.ndarray:
@@ -368,8 +410,11 @@ class OpticalStudent:
     def dark_counts(self) -> float:
         """Black level plus dark signal of the summed frames, ADU."""
         cam = self.system.camera
-        n = len(self.fourier_masks)
-        return n * (cam.offset + cam.adu_per_electron * cam.dark_current * cam.exposure_time)
+        n = self.geom["in_channels"]  # exposures summed per tile
+        k = float(self.hw.geometry.camera_factor)
+        # a finer camera's counts are gathered onto output samples by area (TiledLayout.read_tiles):
+        # 1/k^2 pixels, and their dark levels, per sample
+        return n * (cam.offset + cam.adu_per_electron * cam.dark_current * cam.exposure_time) / (k * k)
 
     def features(self, tiles):
         """Student detector features (B, Cout, h/b, w/b) (torch float32) from camera tiles (ADU)."""

@@ -73,7 +73,7 @@ def _with_settings(config, settings: HardwareSettings):
 
     d = config.to_dict()
     n = tuple(d["grid_shape"])
-    d["camera"] = settings.camera_dict(n, d["display"]["pitch"] * d["f2"] / d["f1"])
+    d["camera"] = settings.bench_camera(n, d["display"]["pitch"] / d.get("oversample", 1) * d["f2"] / d["f1"])
     d["misalignment"] = dict(d.get("misalignment") or {}, slm_shift=tuple(settings.slm_shift),
                              slm_rotation=float(settings.slm_rotation),
                              fourier_defocus=float(settings.fourier_defocus))
@@ -93,16 +93,16 @@ def load_calibrations(paths) -> list:
 def optical_from_export(model, bundle, settings: HardwareSettings, calibrations=()) -> OpticalStudent:
     """An :class:`OpticalStudent` running the frames of an export bundle (``read_export``), on its
     system with the camera and misalignments of ``settings`` and the ``calibrations`` applied."""
-    if not bundle.tiled:
-        raise ValueError("the simulator runs tiled exports (one frame per input channel, output channels tiled "
-                         "on the camera); export with the tiled layout")
-    order = np.argsort([c["in_channel"] for c in bundle.channels])
+    # tiled: one frame per input channel; per channel: one per (output, input) pair, in that order
+    key = [(c["out_channel"] or 0, c["in_channel"]) for c in bundle.channels]
+    order = sorted(range(len(key)), key=key.__getitem__)
     system = _with_settings(bundle.config, settings)
     if calibrations:
         from calib.base import apply_all
 
         system = apply_all(system, list(calibrations))
     return OpticalStudent(model, system, bundle.frames[order], np.abs(np.asarray(bundle.scale)[order]))
+
 
 
 def _dataset(cfg: dict, split: str, limit, dataset=None):

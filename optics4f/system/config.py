@@ -410,12 +410,15 @@ class SystemConfig:
         if lay is not None:
             lay.check_fits(self.grid_shape, "output plane (grid_shape)")
             kc = g.camera_factor
-            if any(t % kc for t in lay.tile_shape) or np.any(lay.offsets() % kc):
+            # a whole number of samples per camera pixel: tiles must fall on whole pixels; any other
+            # ratio reads the tiles from the frame redistributed onto the output samples (layout.py)
+            whole = float(kc).is_integer()
+            if whole and (any(t % kc for t in lay.tile_shape) or np.any(lay.offsets() % kc)):
                 raise ValueError(f"layout tile_shape {lay.tile_shape} (and gap {lay.gap}) must be multiples of the "
                                  f"{kc:.6g} output samples per camera pixel, so that tiles fall on whole camera "
                                  f"pixels; a tiled camera needs a whole number of output samples (pitch "
                                  f"{g.out_grid.dx:.6g} m = display pitch * f2/f1) per camera pixel")
-            cam_samples = tuple(s * kc for s in self.camera.shape)
+            cam_samples = tuple(int(s * kc) for s in self.camera.shape)
             lay.check_fits(cam_samples, f"camera ({self.camera.shape} pixels = {cam_samples} samples)")
             reach = lam * f2 / (2 * self.slm.pitch)  # output period of the SLM pixel grid / 2
             off = np.abs(lay.offsets()).max(axis=0) * np.asarray(g.out_grid.pitch)

@@ -50,6 +50,16 @@ def _odd_arrangement(n: int) -> tuple:
     return best[1]
 
 
+def _to_output_samples(image, k: float):
+    """Camera frame (..., ny, nx) of pixels k output samples wide -> (..., ceil(n k) + 2) samples,
+    centred on the same axis, counts conserved (each pixel's spread over the samples it covers)."""
+    from ..devices.render import render_pixels
+
+    ny, nx = image.shape[-2:]
+    shape = (int(np.ceil(ny * k)) + 2, int(np.ceil(nx * k)) + 2)
+    return render_pixels(image, k, shape, 1.0) / (k * k)
+
+
 @dataclass
 class TiledLayout:
     """Output channels on a (rows, cols) grid of tiles in the output plane.
@@ -161,9 +171,18 @@ class TiledLayout:
         r = xp.asarray(ramps).astype(masks.dtype, copy=False)
         return (masks * r).sum(axis=-3)
 
-    def read_tiles(self, image, k: int = 1):
+    def read_tiles(self, image, k=1):
         """Tiles (..., C, th/k, tw/k) of a plane sampled k times coarser than the output samples
-        (k = camera pixel / output sample; 1 for the field itself)."""
+        (k = camera pixel / output sample; 1 for the field itself).
+
+        A k that is not whole (a lab's camera pitch against the simulation's output pitch) reads
+        the tiles (..., C, th, tw) from the frame redistributed onto the output samples: each
+        camera pixel's counts spread over the samples it covers, in proportion to the area
+        (optics4f.devices.render, docs/sampling.md), which is what a lab's registration onto the
+        model's feature grid does."""
+        if not float(k).is_integer():
+            return self.read_tiles(_to_output_samples(image, float(k)), 1)
+        k = int(k)
         th, tw = self.tile_shape
         off = self.offsets()
         if th % k or tw % k or np.any(off % k):
