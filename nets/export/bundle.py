@@ -8,20 +8,23 @@ Folder layout (names fixed so that tools can find them)::
     DIR/dmd_rgb24_000.bmp ...  DMD frames packed 24 per RGB image (format rgb24)
     DIR/lut.txt                optional: the linearising LUT (two-column file)
 
-Writes go to a temporary folder next to DIR and are renamed into place, so an
-error leaves nothing behind; an existing non-empty DIR is refused unless
-``force=True``, and then only the files of this export are replaced (the
-manifest last).
+The whole export is written into a new hidden folder next to DIR and switched
+in with one rename (:func:`optics4f.io.atomic.atomic_dir`), so an error, a
+full disk or a kill leaves the previous export complete; an existing non-empty
+DIR is refused unless ``force=True``. Files of DIR that are not part of its
+previous export (the user's own notes) are carried over into the new folder.
+DIR never contains one of the export's inputs (``inputs``).
 """
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from optics4f.io.atomic import atomic_dir
 
 from . import formats as fmts
 from .sidecar import (MANIFEST_NAME, SIDECAR_NAME, read_manifest, read_sidecar, sha256, verify_checksums,
@@ -103,48 +106,41 @@ def _slm_summary(slm) -> dict:
     return out
 
 
-def _prepare_out(out: Path, force: bool) -> list:
-    """Check ``out``; create its missing parent folders and return them (outermost first)."""
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"output {str(out)!r} exists and is not a folder; choose another --out")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise FileExistsError(f"output folder {str(out)!r} is not empty; pass force=True (--force) to replace "
-                              "its export files, or choose another folder")
-    created = [p for p in reversed(out.absolute().parents) if not p.exists()]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return created
-
-
-def _commit(tmp: Path, out: Path, names: list) -> None:
-    """Move the files of ``tmp`` into ``out`` (a rename of the folder when ``out`` is new or empty)."""
-    if out.is_dir() and not any(out.iterdir()):
-        out.rmdir()
-    if not out.exists():
-        os.rename(tmp, out)
+def _carry_user_files(old: Path, new: Path) -> None:
+    """Hard-link (or copy) into ``new`` the entries of the folder ``old`` that its export did not write."""
+    if not old.is_dir():
         return
-    old = set()
     try:
-        old = set(read_manifest(out).get("files", {}))
-    except (FileNotFoundError, ValueError):
-        pass
-    for name in [n for n in names if n != MANIFEST_NAME] + [MANIFEST_NAME]:
-        os.replace(tmp / name, out / name)
-    for name in old - set(names):  # files of the previous export that this one does not have
-        p = out / name
-        if p.is_file():
-            p.unlink()
-    shutil.rmtree(tmp, ignore_errors=True)
+        exported = set(read_manifest(old).get("files", {})) | {MANIFEST_NAME}
+    except (FileNotFoundError, ValueError, OSError):
+        exported = {MANIFEST_NAME, SIDECAR_NAME}
+    for p in old.iterdir():
+        if p.name in exported or (new / p.name).exists():
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.copytree(p, new / p.name, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(p, new / p.name)
+
+
+def _link_or_copy(src, dst):
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dst, follow_symlinks=False)
+    return dst
 
 
 def write_export(out, *, frames, config, scale, channels, tiled: bool, encoding: str, phase=None,
                  amplitude=None, formats=None, settings: dict | None = None, lut_table=None,
-                 force: bool = False) -> Path:
+                 force: bool = False, inputs=()) -> Path:
     """Write an export folder from arrays (see the module docstring); returns the manifest path.
 
     frames : (F, ny, nx) integer, the panel resolution of ``config.slm``; channels : list of
     {"out_channel": int or None, "in_channel": int}; formats : frame formats (default: the first
     of ``FRAME_FORMATS_BY_MODE[slm.mode]``; the first listed is the one :func:`read_export` reads);
-    lut_table : optional int table written as ``lut.txt`` (two-column LUT file).
+    lut_table : optional int table written as ``lut.txt`` (two-column LUT file); inputs : paths the
+    export was made from (model, LUT, calibration files), which ``out`` must not contain.
     """
     out = Path(out)
     slm = config.slm
@@ -168,9 +164,7 @@ def write_export(out, *, frames, config, scale, channels, tiled: bool, encoding:
         raise ValueError("'rgb24' packs frames for a DMD controller; list 'bmp1' or 'png' first to read back from")
     if "bmp" in formats and slm.bit_depth > 8:
         raise ValueError(f"'bmp' stores 8 bits; the {slm.bit_depth}-bit panel needs 'png' (16-bit) or 'csv'")
-    created = _prepare_out(out, force)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    with atomic_dir(out, overwrite=force, inputs=inputs, what="export folder") as tmp:
         names, entries, packed = [], [], []
         meta = {"slm": slm.name, "bit_depth": slm.bit_depth, "gray_2pi": slm.gray_2pi, "sign": slm.sign,
                 "wavelength": config.wavelength, "encoding": encoding}
@@ -222,13 +216,7 @@ def write_export(out, *, frames, config, scale, channels, tiled: bool, encoding:
         }
         write_manifest(tmp / MANIFEST_NAME, manifest)
         names.append(MANIFEST_NAME)
-        _commit(tmp, out, names)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        for p in reversed(created):  # folders made for this export, innermost first, if still empty
-            if p.is_dir() and not any(p.iterdir()):
-                p.rmdir()
-        raise
+        _carry_user_files(out, tmp)
     return out / MANIFEST_NAME
 
 

@@ -26,6 +26,8 @@ depend on it.
 """
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import numpy as np
@@ -232,8 +234,12 @@ def export_model(model, slm, out, *, system: SystemConfig | None = None, tiled: 
     model's image size); default :func:`export_system` from ``wavelength``, ``display_pitch``,
     ``f1``, ``f2`` (m). ``calibrations``: ``calib.Calibration`` objects applied in order to the
     system (LUT, flatness, ...) before encoding. Other arguments: :func:`export_masks`. Returns the
-    manifest path.
+    manifest path. ``out`` never contains ``model`` (when a path): that is refused even with ``force``.
     """
+    from optics4f.io.atomic import refuse_inputs
+
+    if isinstance(model, (str, os.PathLike)):
+        refuse_inputs(out, [model], "export folder")
     module, source = _load(model)
     front = getattr(module, "frontend", module)
     if type(front).__name__ == "HardwareFrontend":
