@@ -45,10 +45,10 @@ _PREFIXES = ((1e-9, "nm", -9), (1e-6, "um", -6), (1e-3, "mm", -3), (1e-2, "cm", 
 
 
 def _fmt_len(v: float) -> str:
-    for scale, unit in ((1.0, "m"), (1e-3, "mm"), (1e-6, "um"), (1e-9, "nm")):
+    for scale, unit in ((1.0, "m"), (1e-3, "mm"), (1e-6, "um")):
         if abs(v) >= scale:
             return f"{v / scale:g} {unit}"
-    return f"{v:g} m"
+    return f"{v / 1e-9:g} nm"
 
 
 def _real(name: str, value) -> float:
@@ -72,8 +72,8 @@ def positive(name: str, value, *, allow_zero: bool = False, unit: str = "") -> f
     v = finite(name, value)
     if v < 0 or (v == 0 and not allow_zero):
         need = ">= 0" if allow_zero else "> 0"
-        raise InputError(f"{name}={value!r}{' ' + unit if unit else ''} must be {need}; give a "
-                         f"{'non-negative' if allow_zero else 'positive'} value")
+        raise InputError(f"{name} must be {'non-negative' if allow_zero else 'positive'} ({need}), got "
+                         f"{name}={value!r}{' ' + unit if unit else ''}")
     return v
 
 
@@ -92,8 +92,8 @@ def physical(name: str, value, kind: str | None = None, *, signed: bool = False)
         raise InputError(f"{name}=0 {unit} is impossible; give a nonzero {kind.replace('_', ' ')} in metres "
                          f"(|{name}| within {_fmt_len(lo)}-{_fmt_len(hi)})")
     if not signed and v <= 0 and lo > 0:
-        raise InputError(f"{name}={value!r} {unit} must be > 0 ({kind.replace('_', ' ')} in metres, "
-                         f"{_fmt_len(lo)}-{_fmt_len(hi)})")
+        raise InputError(f"{name} must be positive ({kind.replace('_', ' ')} in metres, {_fmt_len(lo)}-"
+                         f"{_fmt_len(hi)}), got {name}={value!r}")
     if lo <= a <= hi or (a == 0 and lo == 0):
         return v
     hint = ""
