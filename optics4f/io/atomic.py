@@ -307,11 +307,12 @@ def atomic_dir(out, overwrite: bool = False, inputs=(), what: str = "output fold
         raise FileExistsError(f"{what} {str(out)!r} is not empty; pass overwrite=True (--force) to replace it, or "
                               "choose another folder")
     refuse_inputs(out, inputs, what)
-    if not out.parent.exists():
-        _makedirs(out.parent)
+    created = [p for p in reversed(out.absolute().parents) if not p.exists()]  # outermost first
+    _makedirs(out.parent)
     clean_stale(out.parent, out.name)
     tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(out.name), suffix=".tmp", dir=out.parent))
     _apply_umask(tmp, is_dir=True)
+    ok = False
     try:
         yield tmp
         for root, _dirs, files in os.walk(tmp):
@@ -320,6 +321,11 @@ def atomic_dir(out, overwrite: bool = False, inputs=(), what: str = "output fold
         _fsync(tmp, is_dir=True)
         _switch_in(tmp, out)
         _fsync(out.parent, is_dir=True)
+        ok = True
     finally:
         if os.path.lexists(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
+        if not ok:
+            for p in reversed(created):  # folders made for this output, innermost first, if still empty
+                with contextlib.suppress(OSError):
+                    p.rmdir()
