@@ -86,7 +86,10 @@ def physical(name: str, value, kind: str | None = None, *, signed: bool = False)
     """
     kind = kind or name
     lo, hi, unit = RANGES[kind]
-    v = finite(name, value)
+    v = _real(name, value)
+    if not math.isfinite(v):
+        raise InputError(f"{name} must be {'' if signed else 'positive and '}finite ({kind.replace('_', ' ')} in "
+                         f"metres, {_fmt_len(lo)}-{_fmt_len(hi)}), got {name}={value!r}")
     a = abs(v) if signed else v
     if signed and v == 0 and lo > 0:
         raise InputError(f"{name}=0 {unit} is impossible; give a nonzero {kind.replace('_', ' ')} in metres "
