@@ -73,9 +73,9 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     except (RuntimeError, EOFError, ValueError, OSError, ImportError) as e:
         raise ValueError(f"checkpoint {str(path)!r} cannot be read (truncated, corrupt or not a torch file): "
                          f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    except Exception as e:  # pickle.UnpicklingError and torch's weights_only refusals
-        raise ValueError(f"checkpoint {str(path)!r} cannot be read safely (not a weights-only optics4f checkpoint): "
-                         f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    except Exception:  # pickle.UnpicklingError: not a pickle, or torch's weights_only refusal of other objects
+        raise ValueError(f"checkpoint {str(path)!r} is not a torch checkpoint of tensors (a damaged file, another "
+                         "format, or one holding objects that are not loaded, for safety)") from None
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise ValueError(f"{path} is not an optics4f nets checkpoint (no format={FORMAT!r} entry)")
     if ck.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:

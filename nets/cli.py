@@ -9,6 +9,11 @@ Each subcommand registers itself in ``COMMANDS``: a name, a one-line help, a
 function that adds its arguments to a parser and a function that runs it.
 Heavy imports (torch) happen inside the run functions, so ``optics4f --help``
 is fast.
+
+Errors: a user error (a bad value, a missing or broken file, a size that cannot
+fit in memory) ends the command with a one-line message naming the flag or the
+file and exit status 1 (2 for a flag argparse refuses); ``--debug`` anywhere on
+the line shows the traceback instead.
 """
 from __future__ import annotations
 
@@ -17,6 +22,49 @@ import sys
 
 COMMANDS: dict = {}
 DEFAULT_COMMAND = "simulate"
+
+
+def int_arg(min: int | None = None, max: int | None = None):
+    """argparse ``type`` for an integer in [min, max] ("2.9" and "-1" are refused with the flag named)."""
+
+    def parse(text):
+        from optics4f.validate import integer
+
+        try:
+            return integer("value", text, min=min, max=max)
+        except (TypeError, ValueError) as e:
+            raise argparse.ArgumentTypeError(str(e).replace("value=", "", 1)) from None
+
+    return parse
+
+
+def float_arg(kind: str | None = None, *, min: float | None = None, strict: bool = False, signed: bool = False):
+    """argparse ``type`` for a finite float: a physical SI quantity ``kind`` (optics4f.validate.RANGES),
+    or a number >= ``min`` (> ``min`` with ``strict``)."""
+
+    def parse(text):
+        from optics4f.validate import finite, physical
+
+        try:
+            v = float(text)
+            v = physical("value", v, kind, signed=signed) if kind else finite("value", v)
+        except (TypeError, ValueError) as e:
+            msg = str(e).replace("value=", "", 1).replace("value ", "", 1)
+            raise argparse.ArgumentTypeError(msg if "could not convert" not in msg else f"not a number: {text!r}") \
+                from None
+        if min is not None and (v < min or (strict and v == min)):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {min:g}, got {text}")
+        return v
+
+    return parse
+
+
+def refuse_inputs(out, inputs, flag: str):
+    """Stop when the output ``out`` (of ``flag``) is, or contains, one of the command's inputs."""
+    from optics4f.io.atomic import refuse_inputs as refuse
+
+    if out is not None:
+        refuse(out, [i for i in inputs if i], flag)
 
 
 def command(name: str, help: str):
@@ -35,7 +83,7 @@ def _demo(p: argparse.ArgumentParser):
     from pathlib import Path
 
     p.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: ./out)")
-    p.add_argument("--n", type=int, default=256, help="input samples per side (default 256)")
+    p.add_argument("--n", type=int_arg(min=8), default=256, help="input samples per side (default 256)")
 
     def run(args):
         from optics4f.demo import run as demo_run
@@ -55,22 +103,22 @@ def _train(p: argparse.ArgumentParser):
     p.add_argument("--task", choices=["classify", "segment"], default="classify", help="default: classify")
     p.add_argument("--dataset", default="digits", help="dataset name or folder (nets.data; default: digits)")
     p.add_argument("--teacher", default=None, metavar="PATH", help="trained teacher checkpoint (model.pt) for KD")
-    p.add_argument("--epochs", type=int, default=10, help="default 10")
-    p.add_argument("--batch-size", type=int, default=64, help="per process (default 64)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--T", type=float, default=10.0, help="KD temperature (default 10)")
-    p.add_argument("--alpha", type=float, default=0.5, help="KD weight; 0 = cross-entropy only (default 0.5)")
-    p.add_argument("--seed", type=int, default=0, help="default 0")
+    p.add_argument("--epochs", type=int_arg(min=1), default=10, help="default 10")
+    p.add_argument("--batch-size", type=int_arg(min=1), default=64, help="per process (default 64)")
+    p.add_argument("--lr", type=float_arg(min=0, strict=True), default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--T", type=float_arg(min=0, strict=True), default=10.0, help="KD temperature (default 10)")
+    p.add_argument("--alpha", type=float_arg(min=0), default=0.5, help="KD weight; 0 = cross-entropy only (default 0.5)")
+    p.add_argument("--seed", type=int_arg(min=0), default=0, help="default 0")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default auto)")
     p.add_argument("--out", default="runs/train", help="output folder (default runs/train)")
-    p.add_argument("--image-size", type=int, default=None, help="resize images to this many pixels per side")
-    p.add_argument("--pad", type=int, default=None, help="then centre them on a dark canvas this many pixels wide")
-    p.add_argument("--train-limit", type=int, default=None, help="use this many training images")
-    p.add_argument("--eval-limit", type=int, default=None, help="use this many evaluation images")
+    p.add_argument("--image-size", type=int_arg(min=1), default=None, help="resize images to this many pixels per side")
+    p.add_argument("--pad", type=int_arg(min=1), default=None, help="then centre them on a dark canvas this many pixels wide")
+    p.add_argument("--train-limit", type=int_arg(min=1), default=None, help="use this many training images")
+    p.add_argument("--eval-limit", type=int_arg(min=1), default=None, help="use this many evaluation images")
     p.add_argument("--eval-split", default="val", help="split evaluated each epoch, for model selection (default val)")
     p.add_argument("--select", default="last", choices=("last", "best"),
                    help="keep the last epoch or the one best on --eval-split (default last)")
-    p.add_argument("--max-steps", type=int, default=None, help="batches per epoch at most")
+    p.add_argument("--max-steps", type=int_arg(min=1), default=None, help="batches per epoch at most")
     p.add_argument("--model", default="{}", metavar="JSON",
                    help='model config overrides, e.g. \'{"channels": [8], "pool": 2, "binning": 2}\'')
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -82,7 +130,10 @@ def _train(p: argparse.ArgumentParser):
         try:
             model = json.loads(args.model)
         except json.JSONDecodeError as e:
-            raise SystemExit(f"--model must be a JSON object: {e}")
+            raise SystemExit(f"optics4f train: error: --model must be a JSON object: {e}")
+        if not isinstance(model, dict):
+            raise SystemExit(f"optics4f train: error: --model must be a JSON object, got {args.model!r}")
+        refuse_inputs(args.out, [args.teacher], "--out")
         res = train(dict(task=args.task, dataset=args.dataset, role=args.role, teacher=args.teacher,
                          epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, T=args.T, alpha=args.alpha,
                          seed=args.seed, device=args.device, out_dir=args.out, image_size=args.image_size, pad=args.pad,
@@ -123,10 +174,13 @@ def _export(p: argparse.ArgumentParser):
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (created)")
     p.add_argument("--force", action="store_true", help="replace the export files of an existing folder")
     p.add_argument("--system", default=None, metavar="TOML", help="the bench's SystemConfig (its SLM is replaced)")
-    p.add_argument("--wavelength", type=float, default=532e-9, help="working wavelength, m (default 532e-9)")
-    p.add_argument("--display-pitch", type=float, default=8e-6, help="input display pixel pitch, m (default 8e-6)")
-    p.add_argument("--f1", type=float, default=None, help="Fourier lens focal length, m (default: from the geometry)")
-    p.add_argument("--f2", type=float, default=None, help="imaging lens focal length, m (default f1)")
+    p.add_argument("--wavelength", type=float_arg("wavelength"), default=532e-9,
+                   help="working wavelength, m (default 532e-9)")
+    p.add_argument("--display-pitch", type=float_arg("pitch"), default=8e-6,
+                   help="input display pixel pitch, m (default 8e-6)")
+    p.add_argument("--f1", type=float_arg("focal_length"), default=None,
+                   help="Fourier lens focal length, m (default: from the geometry)")
+    p.add_argument("--f2", type=float_arg("focal_length"), default=None, help="imaging lens focal length, m (default f1)")
     p.add_argument("--encoding", default="auto", choices=["auto", "double_phase", "phase", "amplitude", "lee"],
                    help="auto: double_phase (phase panel), amplitude, lee (DMD)")
     p.add_argument("--per-channel", action="store_true",
@@ -136,11 +190,13 @@ def _export(p: argparse.ArgumentParser):
                    help="frame format, repeatable; the first is the one read back (default: png; bmp1 for a DMD)")
     p.add_argument("--fill", default="periodic", choices=["periodic", "zero"],
                    help="mask beyond its central period on the panel (default periodic)")
-    p.add_argument("--bits", type=int, default=None, help="override the panel bit depth")
-    p.add_argument("--gray-2pi", type=float, default=None, help="gray level of 2 pi at the design wavelength")
+    p.add_argument("--bits", type=int_arg(min=1, max=16), default=None, help="override the panel bit depth")
+    p.add_argument("--gray-2pi", type=float_arg(min=0, strict=True), default=None,
+                   help="gray level of 2 pi at the design wavelength")
     p.add_argument("--sign", type=int, choices=[-1, 1], default=None, help="-1: gray up = phase down; +1: up")
     p.add_argument("--quantization", choices=["round", "floor"], default=None)
-    p.add_argument("--design-wavelength", type=float, default=None, help="wavelength of the panel's LUT/2 pi level, m")
+    p.add_argument("--design-wavelength", type=float_arg("wavelength"), default=None,
+                   help="wavelength of the panel's LUT/2 pi level, m")
     p.add_argument("--lut", default=None, metavar="FILE",
                    help="measured phase per gray level (rad): .npy or text (one column, or two: level, phase)")
     p.add_argument("--flatness", default=None, metavar="FILE", help="wavefront correction map (rad), .npy, panel shape")
@@ -154,6 +210,7 @@ def _export(p: argparse.ArgumentParser):
 
         from nets.export import export_model
 
+        refuse_inputs(args.out, [args.model, args.system, args.lut, args.flatness, *args.calibration], "--out")
         try:
             over = {k: v for k, v in (("bit_depth", args.bits), ("gray_2pi", args.gray_2pi), ("sign", args.sign),
                                       ("quantization", args.quantization),
@@ -211,16 +268,19 @@ def _hardware_args(p: argparse.ArgumentParser):
     p.add_argument("--slm", default=None, metavar="PRESET",
                    help="SLM panel preset (optics4f.devices.preset_names()); default: a phase panel covering the "
                         "Fourier grid at the display pitch")
-    p.add_argument("--slm-bits", type=int, default=None, help="SLM bit depth (default: the preset's, else 8)")
-    p.add_argument("--camera-bits", type=int, default=12, help="camera ADC bits; 0 = analogue (default 12)")
+    p.add_argument("--slm-bits", type=int_arg(min=1, max=16), default=None,
+                   help="SLM bit depth (default: the preset's, else 8)")
+    p.add_argument("--camera-bits", type=int_arg(min=0, max=16), default=12,
+                   help="camera ADC bits; 0 = analogue (default 12)")
     p.add_argument("--no-noise", action="store_true", help="no shot or read noise")
-    p.add_argument("--full-well", type=float, default=2e4, help="camera full well, e- (default 2e4)")
-    p.add_argument("--read-noise", type=float, default=5.0, help="camera read noise, e- rms (default 5)")
-    p.add_argument("--shift", type=float, nargs=2, default=(0.0, 0.0), metavar=("DY", "DX"),
+    p.add_argument("--full-well", type=float_arg(min=0, strict=True), default=2e4, help="camera full well, e- (default 2e4)")
+    p.add_argument("--read-noise", type=float_arg(min=0), default=5.0, help="camera read noise, e- rms (default 5)")
+    p.add_argument("--shift", type=float_arg(), nargs=2, default=(0.0, 0.0), metavar=("DY", "DX"),
                    help="Fourier-plane SLM shift, m")
-    p.add_argument("--rotation", type=float, default=0.0, help="SLM rotation, degrees")
-    p.add_argument("--defocus", type=float, default=0.0, help="SLM distance from the Fourier plane, m")
-    p.add_argument("--seed", type=int, default=0, help="camera noise seed (default 0)")
+    p.add_argument("--rotation", type=float_arg(), default=0.0, help="SLM rotation, degrees")
+    p.add_argument("--defocus", type=float_arg("distance", signed=True), default=0.0,
+                   help="SLM distance from the Fourier plane, m")
+    p.add_argument("--seed", type=int_arg(min=0), default=0, help="camera noise seed (default 0)")
 
 
 def _hardware_settings(args):
@@ -243,7 +303,7 @@ def _simulate(p: argparse.ArgumentParser):
     p.add_argument("--frames", default=None, metavar="DIR",
                    help="export folder from `optics4f export` to run; default: export MODEL to a temporary folder")
     p.add_argument("--dataset", default=None, help="dataset name or folder (default: the model's)")
-    p.add_argument("--limit", type=int, default=None, help="evaluate this many test images (default: all)")
+    p.add_argument("--limit", type=int_arg(min=1), default=None, help="evaluate this many test images (default: all)")
     p.add_argument("--out", type=Path, default=Path("out/simulate"), help="figures folder (default out/simulate)")
     p.add_argument("--report", type=Path, default=None, help="JSON report path (default OUT/report.json)")
     p.add_argument("--no-figures", action="store_true", help="do not write figures")
@@ -263,6 +323,9 @@ def _simulate(p: argparse.ArgumentParser):
     _hardware_args(p)
 
     def run(args):
+        inputs = [args.model, args.frames, *args.calibration]
+        refuse_inputs(args.report or args.out / "report.json", inputs, "--report")
+        refuse_inputs(args.out, inputs, "--out")
         settings = _hardware_settings(args)
         if args.bench_errors is not None or args.calibrate:
             return _simulate_bench_errors(args, settings)
@@ -338,9 +401,9 @@ def _finetune(p: argparse.ArgumentParser):
     p.add_argument("--mode", choices=["frontend", "backend", "both"], default="both",
                    help="frontend: (a) SLM frame + back end through the hardware model; backend: (b) back end only, "
                         "optics fixed; both (default)")
-    p.add_argument("--epochs", type=int, default=1, help="default 1")
-    p.add_argument("--train-limit", type=int, default=None, help="training images (default: all)")
-    p.add_argument("--limit", type=int, default=None, help="test images (default: all)")
+    p.add_argument("--epochs", type=int_arg(min=1), default=1, help="default 1")
+    p.add_argument("--train-limit", type=int_arg(min=1), default=None, help="training images (default: all)")
+    p.add_argument("--limit", type=int_arg(min=1), default=None, help="test images (default: all)")
     p.add_argument("--dataset", default=None, help="dataset name or folder (default: the model's)")
     p.add_argument("--report", type=Path, default=Path("out/finetune/report.json"),
                    help="JSON report (default out/finetune/report.json)")
@@ -350,6 +413,7 @@ def _finetune(p: argparse.ArgumentParser):
         from nets.inference.finetune import finetune
         from nets.inference.report import public, write_report
 
+        refuse_inputs(args.report, [args.model, args.teacher], "--report")
         modes = ("frontend", "backend") if args.mode == "both" else (args.mode,)
         try:
             res = finetune(args.model, args.teacher, modes=modes, settings=_hardware_settings(args),
@@ -373,6 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     from optics4f import __version__
 
     parser.add_argument("--version", action="version", version=f"optics4f {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command")
     for name, (help_, builder) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_, description=help_)
@@ -380,13 +445,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(e: BaseException) -> str:
+    """The message of ``e`` on one line, with what a bare KeyError or OSError leaves unsaid."""
+    if isinstance(e, KeyError):
+        msg = f"missing entry {e.args[0]!r}" if e.args else "missing entry"
+    elif isinstance(e, OSError) and e.filename is not None and str(e.filename) not in str(e):
+        msg = f"{e} ({e.filename})"
+    else:
+        msg = str(e) or type(e).__name__
+    return " ".join(msg.split())
+
+
 def main(argv=None) -> int:
+    """Run the command line; returns the exit status. ``--debug`` anywhere: tracebacks instead of one-line errors."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     if not argv or argv[0].startswith("--") and argv[0] not in ("--help", "--version"):
         argv = [DEFAULT_COMMAND] + argv
-    args = parser.parse_args(argv)
-    return int(args._run(args) or 0)
+    args = parser.parse_args(argv)  # argparse names a bad flag and exits 2 itself
+    prog = f"optics4f {args.command or DEFAULT_COMMAND}"
+    try:
+        return int(args._run(args) or 0)
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            msg = " ".join(e.code.split())
+            print(msg if msg.startswith("optics4f") else f"{prog}: error: {msg}", file=sys.stderr)
+            return 1
+        raise
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, KeyError, OSError, MemoryError, ImportError) as e:
+        if debug:
+            raise
+        print(f"{prog}: error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug, not a user error: still one line, with the way to the traceback
+        if debug:
+            raise
+        print(f"{prog}: internal error: {type(e).__name__}: {_one_line(e)} (run again with --debug for the "
+              "traceback, and report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
