@@ -31,6 +31,7 @@ from ..fourf import FourF
 from ..kernels import kernel_to_mask
 from ..system.config import SystemConfig
 from ..system.hardware4f import Hardware4f
+from ..validate import finite_array, shape2
 from ._convert import core_context, from_array, numpy_dtype, to_array
 from .devices import camera_detect, slm_transmission
 from .functions import phase_mask, spectral_conv
@@ -99,7 +100,7 @@ class SpectralConv4f(nn.Module):
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.mask_kind, self.detect = mask, detect
-        self.geometry = dict(shape=tuple(int(s) for s in shape), pitch=pitch, wavelength=float(wavelength),
+        self.geometry = dict(shape=shape2("shape", shape), pitch=pitch, wavelength=float(wavelength),
                              f1=float(f1), f2=None if f2 is None else float(f2), pad=float(pad))
         self._ops = {}
         op = self.operator(numpy_dtype(dtype))
@@ -135,7 +136,7 @@ class SpectralConv4f(nn.Module):
         ``correlate=True`` takes ``nn.Conv2d`` weights (cross-correlation);
         phase-only layers keep the phase of the resulting masks.
         """
-        k = torch.as_tensor(kernels).detach().cpu()
+        k = finite_array("kernels", torch.as_tensor(kernels).detach().cpu())
         if k.dim() != 4 or tuple(k.shape[:2]) != (self.out_channels, self.in_channels):
             raise ValueError(f"kernels must have shape ({self.out_channels}, {self.in_channels}, kh, kw), "
                              f"got {tuple(k.shape)}")
