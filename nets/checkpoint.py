@@ -71,8 +71,9 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     try:
         ck = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, ValueError, OSError, ImportError) as e:
+        why = str(e).split(". ")[0].splitlines()[0] if str(e) else type(e).__name__  # torch adds paragraphs
         raise ValueError(f"checkpoint {str(path)!r} cannot be read (truncated, corrupt or not a torch file): "
-                         f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+                         f"{why}") from None
     except Exception:  # pickle.UnpicklingError: not a pickle, or torch's weights_only refusal of other objects
         raise ValueError(f"checkpoint {str(path)!r} is not a torch checkpoint of tensors (a damaged file, another "
                          "format, or one holding objects that are not loaded, for safety)") from None

@@ -41,10 +41,16 @@ RANGES = {
     "sample_pitch": (1e-10, 0.1, "m"),  # a simulation grid's pitch (Fourier planes included)
 }
 
+#: A typical value of each kind (m): the SI suggestion for an out-of-range value is the one nearest it.
+_TYPICAL = {"wavelength": 1e-6, "pitch": 1e-5, "focal_length": 0.1, "distance": 0.1, "aperture": 1e-3,
+            "sample_pitch": 5e-6}
+
 _PREFIXES = ((1e-9, "nm", -9), (1e-6, "um", -6), (1e-3, "mm", -3), (1e-2, "cm", -2))
 
 
 def _fmt_len(v: float) -> str:
+    if v == 0:
+        return "0 m"
     for scale, unit in ((1.0, "m"), (1e-3, "mm"), (1e-6, "um")):
         if abs(v) >= scale:
             return f"{v / scale:g} {unit}"
@@ -100,10 +106,11 @@ def physical(name: str, value, kind: str | None = None, *, signed: bool = False)
     if lo <= a <= hi or (a == 0 and lo == 0):
         return v
     hint = ""
-    for scale, pre, exp in _PREFIXES:
-        if lo <= a * scale <= hi:
-            hint = f": did you mean {v:g}e{exp} ({v:g} {pre})?"
-            break
+    fits = [(abs(math.log10(a * scale / _TYPICAL[kind])), pre, exp) for scale, pre, exp in _PREFIXES
+            if a > 0 and lo <= a * scale <= hi]
+    if fits:  # the unit mix-up that lands nearest a typical value of the quantity
+        _, pre, exp = min(fits)
+        hint = f": did you mean {v:g}e{exp} ({v:g} {pre})?"
     if not hint:
         hint = f"; give it in metres (SI) within {_fmt_len(lo)}-{_fmt_len(hi)}"
     return _raise_range(name, value, unit, lo, hi, hint)
