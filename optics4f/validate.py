@@ -101,7 +101,7 @@ def physical(name: str, value, kind: str | None = None, *, signed: bool = False)
         raise InputError(f"{name}=0 {unit} is impossible; give a nonzero {kind.replace('_', ' ')} in metres "
                          f"(|{name}| within {_fmt_len(lo)}-{_fmt_len(hi)})")
     if not signed and v <= 0 and lo > 0:
-        raise InputError(f"{name} must be a positive number of metres ({kind.replace('_', ' ')}, {_fmt_len(lo)}-"
+        raise InputError(f"{name} must be positive (a {kind.replace('_', ' ')} in metres, {_fmt_len(lo)}-"
                          f"{_fmt_len(hi)}), got {name}={value!r}")
     if lo <= a <= hi or (a == 0 and lo == 0):
         return v

@@ -162,8 +162,8 @@ def test_unknown_settings_are_refused_with_the_known_ones(tmp_path):
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(wavelength=-5e-7), "wavelength must be a positive number"),
-    (dict(f1=0.0), "f1 must be a positive"),
+    (dict(wavelength=-5e-7), "wavelength must be positive"),
+    (dict(f1=0.0), "f1 must be positive"),
     (dict(grid_shape=(1, 64)), "grid_shape"),
     (dict(oversample=1.5), "oversample"),
     (dict(pad=0.5), "pad must be >= 1"),
