@@ -269,3 +269,18 @@ def test_failed_checkpoint_save_keeps_the_old_checkpoint(tmp_path, monkeypatch):
     for k, v in m.state_dict().items():
         assert torch.equal(back.state_dict()[k], v)
     assert _hidden(tmp_path) == []
+
+
+def test_full_disk_is_refused_before_the_export_starts(tmp_path, monkeypatch):
+    import shutil as sh
+
+    from nets.export import read_export
+
+    out = tmp_path / "export"
+    _export(out, seed=1)
+    first = read_export(out).frames
+    monkeypatch.setattr(sh, "disk_usage", lambda p: sh._ntuple_diskusage(10**9, 10**9 - 100, 100))
+    with pytest.raises(OSError, match="free on the disk"):
+        _export(out, seed=2, force=True)
+    monkeypatch.undo()
+    assert np.array_equal(read_export(out).frames, first) and _hidden(tmp_path) == []

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from optics4f.io.atomic import atomic_dir
+from optics4f.io.atomic import atomic_dir, check_disk_space
 
 from . import formats as fmts
 from .sidecar import (MANIFEST_NAME, SIDECAR_NAME, read_manifest, read_sidecar, sha256, verify_checksums,
@@ -164,6 +164,10 @@ def write_export(out, *, frames, config, scale, channels, tiled: bool, encoding:
         raise ValueError("'rgb24' packs frames for a DMD controller; list 'bmp1' or 'png' first to read back from")
     if "bmp" in formats and slm.bit_depth > 8:
         raise ValueError(f"'bmp' stores 8 bits; the {slm.bit_depth}-bit panel needs 'png' (16-bit) or 'csv'")
+    # frames in every format (CSV text is the largest, ~4 bytes a pixel), the sidecar's copies, the phase
+    extra = sum(np.asarray(a).nbytes for a in (phase, amplitude) if a is not None)
+    check_disk_space(out.parent if out.parent.exists() else Path("."), frames.size * (4 * len(formats) + 8) + extra,
+                     f"the export to {str(out)!r}")
     with atomic_dir(out, overwrite=force, inputs=inputs, what="export folder") as tmp:
         names, entries, packed = [], [], []
         meta = {"slm": slm.name, "bit_depth": slm.bit_depth, "gray_2pi": slm.gray_2pi, "sign": slm.sign,

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 __all__ = ["atomic_path", "atomic_open", "atomic_write", "atomic_dir", "check_writable", "refuse_inputs",
-           "clean_stale", "umask_mode", "STALE_AGE_S"]
+           "clean_stale", "check_disk_space", "umask_mode", "STALE_AGE_S"]
 
 #: Temporaries whose name carries no process id are stale after this many seconds.
 STALE_AGE_S = 15 * 60
@@ -161,6 +161,21 @@ def clean_stale(folder, name: str, max_age_s: float = STALE_AGE_S) -> list:
         except OSError:
             pass
     return removed
+
+
+def check_disk_space(folder, nbytes: float, what: str) -> None:
+    """Raise OSError(ENOSPC) before writing when ``folder``'s file system has less than ``nbytes`` free.
+
+    Some writers (h5py) can crash the process on a full disk; refusing first keeps the error clean."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if nbytes > free:
+        from ..validate import format_bytes
+
+        raise OSError(errno.ENOSPC, f"{what} needs about {format_bytes(nbytes)} but only {format_bytes(free)} is "
+                                    f"free on the disk of {str(folder)!r}; free some space or write elsewhere")
 
 
 # -- one file ------------------------------------------------------------------------------------
