@@ -93,9 +93,15 @@ def _demo(p: argparse.ArgumentParser):
     return run
 
 
+#: Files ``optics4f train`` writes into its --out folder.
+TRAIN_OUTPUTS = ("model.pt", "model.json", "checkpoint.pt", "checkpoint.json", "metrics.csv", "metrics.json",
+                 "curves.png")
+
+
 @command("train", "train a teacher, a KD student, a linear baseline or a hardware student")
 def _train(p: argparse.ArgumentParser):
     import json
+    from pathlib import Path
 
     p.add_argument("role", choices=["teacher", "student", "baseline", "hardware"],
                    help="teacher: nonlinear CNN/U-Net; student: SCLC linear student by KD (needs --teacher); "
@@ -133,7 +139,8 @@ def _train(p: argparse.ArgumentParser):
             raise SystemExit(f"optics4f train: error: --model must be a JSON object: {e}")
         if not isinstance(model, dict):
             raise SystemExit(f"optics4f train: error: --model must be a JSON object, got {args.model!r}")
-        refuse_inputs(args.out, [args.teacher], "--out")
+        for name in TRAIN_OUTPUTS:  # the files train writes into --out
+            refuse_inputs(Path(args.out) / name, [args.teacher], "--out")
         res = train(dict(task=args.task, dataset=args.dataset, role=args.role, teacher=args.teacher,
                          epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, T=args.T, alpha=args.alpha,
                          seed=args.seed, device=args.device, out_dir=args.out, image_size=args.image_size, pad=args.pad,
@@ -323,9 +330,8 @@ def _simulate(p: argparse.ArgumentParser):
     _hardware_args(p)
 
     def run(args):
-        inputs = [args.model, args.frames, *args.calibration]
-        refuse_inputs(args.report or args.out / "report.json", inputs, "--report")
-        refuse_inputs(args.out, inputs, "--out")
+        refuse_inputs(args.report or args.out / "report.json", [args.model, args.frames, *args.calibration],
+                      "--report")
         settings = _hardware_settings(args)
         if args.bench_errors is not None or args.calibrate:
             return _simulate_bench_errors(args, settings)
@@ -466,13 +472,13 @@ def main(argv=None) -> int:
         argv = [DEFAULT_COMMAND] + argv
     args = parser.parse_args(argv)  # argparse names a bad flag and exits 2 itself
     prog = f"optics4f {args.command or DEFAULT_COMMAND}"
+    # Errors leave as SystemExit(message): Python prints the one line to stderr and exits with status 1.
     try:
         return int(args._run(args) or 0)
     except SystemExit as e:
         if isinstance(e.code, str):
             msg = " ".join(e.code.split())
-            print(msg if msg.startswith("optics4f") else f"{prog}: error: {msg}", file=sys.stderr)
-            return 1
+            raise SystemExit(msg if msg.startswith("optics4f") else f"{prog}: error: {msg}") from None
         raise
     except KeyboardInterrupt:
         if debug:
@@ -482,14 +488,12 @@ def main(argv=None) -> int:
     except (ValueError, TypeError, KeyError, OSError, MemoryError, ImportError) as e:
         if debug:
             raise
-        print(f"{prog}: error: {_one_line(e)}", file=sys.stderr)
-        return 1
+        raise SystemExit(f"{prog}: error: {_one_line(e)}") from None
     except Exception as e:  # a bug, not a user error: still one line, with the way to the traceback
         if debug:
             raise
-        print(f"{prog}: internal error: {type(e).__name__}: {_one_line(e)} (run again with --debug for the "
-              "traceback, and report it)", file=sys.stderr)
-        return 1
+        raise SystemExit(f"{prog}: internal error: {type(e).__name__}: {_one_line(e)} (run again with --debug "
+                         "for the traceback, and report it)") from None
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ def finetune(model=None, teacher=None, *, modes=MODES, settings: HardwareSetting
         if v is not None:
             integer(name, v, min=1)
     for m in modes:
-        choice("mode", m, MODES)
+        choice("modes", m, MODES)
 
     from .simulate import DEFAULT_MODEL, DEFAULT_TEACHER, _dataset, load_student
 
