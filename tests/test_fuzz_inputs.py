@@ -108,6 +108,8 @@ CORE = [
     (lambda: InputDisplay(pitch=8), ValueError, "pitch"),
     (lambda: Camera(pixel_pitch=5), ValueError, "pixel_pitch=5.*5e-6"),
     (lambda: Camera(shape=(2.5, 4)), ValueError, "shape"),
+    (lambda: Camera(shape=(10**7, 10**7)), SizeError, "10000000 x 10000000 pixel camera needs about"),
+    (lambda: SLM(resolution=(10**7, 10**7)), SizeError, "pixel panel needs about"),
     (lambda: _camera_detect(nan=True), ValueError, "u .*NaN"),
     (lambda: _camera_detect(wavelength=-LAM), ValueError, "wavelength"),
     (lambda: photon_energy(0.0), ValueError, "wavelength"),
@@ -173,6 +175,13 @@ def test_spectral_conv_refuses_inf_masks():
     m[0, 0, 0, 0] = complex(INF, 0)
     with pytest.raises(ValueError, match="masks"):
         spectral_conv(torch.rand(1, 1, 8, 8), m, layer.operator(np.complex64))
+
+
+def test_torch_layer_masks_must_fit_in_memory():
+    from optics4f.torch import SpectralConv4f
+
+    with pytest.raises(SizeError, match="4096 x 4096 Fourier masks"):
+        SpectralConv4f(4096, 4096, (64, 64), D, LAM, F, kernel_size=3)
 
 
 def test_torch_layer_shape_is_not_truncated():

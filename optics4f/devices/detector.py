@@ -258,9 +258,11 @@ class Camera:
     noise_model: str = "poisson"
 
     def __post_init__(self):
-        from ..validate import physical, shape2
+        from ..validate import check_memory, physical, shape2
 
         self.shape = shape2("shape", self.shape)
+        check_memory(16.0 * self.shape[0] * self.shape[1], f"a {self.shape[0]} x {self.shape[1]} pixel camera",
+                     "give the sensor's real pixel count")
         self.pixel_pitch = physical("pixel_pitch", self.pixel_pitch, "pitch")
         for name in ("pixel_pitch", "exposure_time", "full_well"):
             v = getattr(self, name)

@@ -98,6 +98,9 @@ def check_resolution(resolution) -> tuple:
         ok = False
     if not ok:
         raise ValueError(f"resolution must be two positive integers (ny, nx) in pixels, got {resolution!r}")
+    from ..validate import check_memory
+
+    check_memory(16.0 * res[0] * res[1], f"a {res[0]} x {res[1]} pixel panel", "give the panel's real resolution")
     return res
 
 

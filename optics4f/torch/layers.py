@@ -31,7 +31,7 @@ from ..fourf import FourF
 from ..kernels import kernel_to_mask
 from ..system.config import SystemConfig
 from ..system.hardware4f import Hardware4f
-from ..validate import finite_array, shape2
+from ..validate import check_memory, finite_array, shape2
 from ._convert import core_context, from_array, numpy_dtype, to_array
 from .devices import camera_detect, slm_transmission
 from .functions import phase_mask, spectral_conv
@@ -105,6 +105,11 @@ class SpectralConv4f(nn.Module):
         self._ops = {}
         op = self.operator(numpy_dtype(dtype))
         self.padded_shape = op.padded_shape
+        # the masks, their gradient and two optimiser moments
+        check_memory(4 * self.in_channels * self.out_channels * np.prod(self.padded_shape, dtype=float)
+                     * torch.empty((), dtype=dtype).element_size(),
+                     f"{self.out_channels} x {self.in_channels} Fourier masks of {self.padded_shape} samples",
+                     "use fewer channels or a smaller pad")
         if kernel_size > min(self.padded_shape):
             raise ValueError(f"kernel_size {kernel_size} does not fit the Fourier grid {self.padded_shape}")
         init = random_kernel_masks(self.out_channels, self.in_channels, kernel_size, self.padded_shape,
