@@ -490,3 +490,18 @@ def test_cli_internal_errors_are_one_line_too(monkeypatch, capsys):
     rc, err = _cli(["demo"], capsys)
     assert rc == 1 and "internal error: ZeroDivisionError: a bug" in err and "--debug" in err
     assert math.isfinite(rc)
+
+
+def test_export_manifest_without_keys_names_the_file(tmp_path, student):
+    import json
+
+    from optics4f.devices.presets import slm_preset
+
+    from nets.export import export_model, read_export
+
+    m = export_model(student, slm_preset("holoeye-pluto-2"), tmp_path / "e")
+    doc = json.loads(m.read_text())
+    del doc["frames"]
+    m.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="manifest.json.*'frames'"):
+        read_export(m, verify=False)

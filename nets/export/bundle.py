@@ -228,6 +228,14 @@ def read_export(dir_or_manifest, verify: bool = True) -> ExportBundle:
     """Read an export folder (or its manifest.json) back: frames from the image files, the rest
     from the sidecar. ``verify``: check every file's sha256 against the manifest first."""
     manifest = read_manifest(dir_or_manifest)
+    try:
+        return _read_export(manifest, verify)
+    except (KeyError, TypeError, IndexError) as e:
+        raise ValueError(f"export manifest {manifest['_path']!r} is incomplete or damaged: entry "
+                         f"{e.args[0] if e.args else e!r} is missing or malformed; export again") from None
+
+
+def _read_export(manifest: dict, verify: bool) -> ExportBundle:
     folder = Path(manifest["_path"]).parent
     if verify:
         verify_checksums(folder, manifest)
