@@ -284,3 +284,12 @@ def test_full_disk_is_refused_before_the_export_starts(tmp_path, monkeypatch):
         _export(out, seed=2, force=True)
     monkeypatch.undo()
     assert np.array_equal(read_export(out).frames, first) and _hidden(tmp_path) == []
+
+
+def test_force_never_swaps_out_a_folder_that_is_not_an_export(tmp_path):
+    home = tmp_path / "data"
+    home.mkdir()
+    (home / "thesis.tex").write_text("years of work")
+    with pytest.raises(FileExistsError, match="not an earlier export"):
+        _export(home, seed=1, force=True)
+    assert [p.name for p in home.iterdir()] == ["thesis.tex"] and _hidden(tmp_path) == []

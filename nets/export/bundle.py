@@ -11,8 +11,9 @@ Folder layout (names fixed so that tools can find them)::
 The whole export is written into a new hidden folder next to DIR and switched
 in with one rename (:func:`optics4f.io.atomic.atomic_dir`), so an error, a
 full disk or a kill leaves the previous export complete; an existing non-empty
-DIR is refused unless ``force=True``. Files of DIR that are not part of its
-previous export (the user's own notes) are carried over into the new folder.
+DIR is refused unless ``force=True``, and then only when DIR holds an earlier
+export (a ``manifest.json``). Files of DIR that are not part of its previous
+export (the user's own notes) are carried over into the new folder.
 DIR never contains one of the export's inputs (``inputs``).
 """
 from __future__ import annotations
@@ -164,6 +165,10 @@ def write_export(out, *, frames, config, scale, channels, tiled: bool, encoding:
         raise ValueError("'rgb24' packs frames for a DMD controller; list 'bmp1' or 'png' first to read back from")
     if "bmp" in formats and slm.bit_depth > 8:
         raise ValueError(f"'bmp' stores 8 bits; the {slm.bit_depth}-bit panel needs 'png' (16-bit) or 'csv'")
+    if force and out.is_dir() and any(out.iterdir()) and not (out / MANIFEST_NAME).is_file():
+        # --force replaces an earlier export as a whole; a folder of other files is never swapped out
+        raise FileExistsError(f"export folder {str(out)!r} holds files but no {MANIFEST_NAME}: it is not an earlier "
+                              "export, and --force only replaces one; choose another (or an empty) folder")
     # frames in every format (CSV text is the largest, ~4 bytes a pixel), the sidecar's copies, the phase
     extra = sum(np.asarray(a).nbytes for a in (phase, amplitude) if a is not None)
     check_disk_space(out.parent if out.parent.exists() else Path("."), frames.size * (4 * len(formats) + 8) + extra,
