@@ -21,7 +21,7 @@ import numpy as np
 
 from .backend import DEFAULT_COMPLEX, as_field, asarray_like, get_xp
 from .fft import get_padded_filter
-from .grid import Grid, check_padded_memory, padded_size
+from .grid import Grid, check_padded_memory
 from .lens import FourierLens, ThinLens
 from .operator import LinearOperator
 from .padding import crop_center, pad_center

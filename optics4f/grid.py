@@ -85,6 +85,10 @@ class Grid:
 
     def fourier_pitch(self, wavelength: float, focal_length: float) -> tuple:
         """Pitch (dv, du) in the back focal plane of a lens: lambda f / (N d), metres."""
+        from .validate import physical
+
+        wavelength = physical("wavelength", wavelength)
+        focal_length = physical("focal_length", focal_length)
         return (wavelength * focal_length / (self.ny * self.dy),
                 wavelength * focal_length / (self.nx * self.dx))
 

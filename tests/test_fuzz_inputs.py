@@ -118,6 +118,11 @@ CORE = [
     (lambda: SystemConfig(pad=1e6), SizeError, "pad=1e\\+06"),
     (lambda: SystemConfig(pad=NAN), ValueError, "pad"),
     (lambda: SystemConfig(grid_shape=(64.5, 64)), ValueError, "grid_shape"),
+    (lambda: SystemConfig(lee_carrier=(NAN, 0.25)), ValueError, "lee_carrier"),
+    (lambda: SystemConfig(illumination="1"), TypeError, "illumination"),
+    (lambda: o.Grid(8, D).fourier_grid(LAM, NAN), ValueError, "focal_length"),
+    (lambda: __import__("optics4f.system.layout", fromlist=["TiledLayout"]).TiledLayout(
+        n_channels=2, tile_shape=(4.5, 4)), ValueError, "tile_shape"),
 ]
 
 

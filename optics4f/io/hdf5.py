@@ -256,8 +256,6 @@ def save_config(path, config, overwrite: bool = False):
 
 def load_config(path):
     """Read a configuration from an HDF5 file (``/config``, or ``/entry/config`` of a field file)."""
-    from ..system.config import SystemConfig
-
     path = Path(path)
     with open_h5(path, "configuration file") as f:
         _check_root(f, path)

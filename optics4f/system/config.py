@@ -34,7 +34,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -282,8 +281,9 @@ class SystemConfig:
         if self.slm.mode not in allowed:
             raise ValueError(f"encoding {self.encoding!r} does not work on an SLM in mode {self.slm.mode!r}; "
                              f"it needs mode {' or '.join(allowed)} (or use encoding='auto')")
-        self.lee_carrier = tuple(float(c) for c in np.broadcast_to(np.asarray(self.lee_carrier), (2,)))
-        if not (math.isfinite(self.illumination) and self.illumination > 0):
+        self.lee_carrier = tuple(finite(f"lee_carrier[{i}]", float(c))
+                                 for i, c in enumerate(np.broadcast_to(np.asarray(self.lee_carrier), (2,))))
+        if not (finite("illumination", self.illumination) > 0):
             raise ValueError(f"illumination must be > 0 (sqrt(W)/m), got {self.illumination!r}")
         self.illumination = float(self.illumination)
         if self.detection not in DETECTIONS:
@@ -291,7 +291,7 @@ class SystemConfig:
         if int(self.holography_steps) != self.holography_steps or self.holography_steps < 3:
             raise ValueError(f"holography_steps must be an integer >= 3, got {self.holography_steps!r}")
         self.holography_steps = int(self.holography_steps)
-        if not (math.isfinite(self.reference_amplitude) and self.reference_amplitude > 0):
+        if not (finite("reference_amplitude", self.reference_amplitude) > 0):
             raise ValueError(f"reference_amplitude must be > 0 (sqrt(W)/m), got {self.reference_amplitude!r}")
         if self.seed is not None and (isinstance(self.seed, bool) or int(self.seed) != self.seed):
             raise ValueError(f"seed must be an integer or None, got {self.seed!r}")

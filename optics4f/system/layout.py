@@ -60,9 +60,9 @@ class TiledLayout:
         if int(self.n_channels) != self.n_channels or self.n_channels < 1:
             raise ValueError(f"n_channels must be a positive integer, got {self.n_channels!r}")
         self.n_channels = int(self.n_channels)
-        self.tile_shape = tuple(int(s) for s in np.broadcast_to(np.asarray(self.tile_shape), (2,)))
-        if min(self.tile_shape) < 1:
-            raise ValueError(f"tile_shape must be positive (samples), got {self.tile_shape}")
+        from ..validate import shape2
+
+        self.tile_shape = shape2("tile_shape", self.tile_shape)  # (4.5, 4) is refused, not truncated
         if int(self.gap) != self.gap or self.gap < 0:
             raise ValueError(f"gap must be a non-negative integer (samples), got {self.gap!r}")
         self.gap = int(self.gap)
@@ -70,8 +70,8 @@ class TiledLayout:
             cols = math.ceil(math.sqrt(self.n_channels))
             self.arrangement = (math.ceil(self.n_channels / cols), cols)
         else:
-            self.arrangement = tuple(int(a) for a in self.arrangement)
-            if len(self.arrangement) != 2 or self.arrangement[0] * self.arrangement[1] < self.n_channels:
+            self.arrangement = shape2("arrangement", self.arrangement)
+            if self.arrangement[0] * self.arrangement[1] < self.n_channels:
                 raise ValueError(f"arrangement (rows, cols) = {self.arrangement} holds fewer than "
                                  f"n_channels={self.n_channels} tiles")
 
