@@ -510,3 +510,21 @@ def test_export_manifest_without_keys_names_the_file(tmp_path, student):
     m.write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="manifest.json.*'frames'"):
         read_export(m, verify=False)
+
+
+def test_hdf5_configuration_without_keys_is_refused(tmp_path):
+    import h5py
+
+    from optics4f.io.hdf5 import load_config, save_config
+
+    p = save_config(tmp_path / "c.h5", SystemConfig())
+    with h5py.File(p, "r+") as f:
+        del f["config/camera/full_well"]
+        del f["config/wavelength"]
+    with pytest.raises(ValueError, match=r"c.h5.*incomplete.*'wavelength'.*'camera.full_well'"):
+        load_config(p)
+    with h5py.File(p, "r+") as f:
+        for k in list(f["config"]):
+            del f["config"][k]
+    with pytest.raises(ValueError, match="c.h5.*incomplete"):
+        load_config(p)

@@ -98,11 +98,15 @@ def open_h5(path, what: str = "file"):
 
 def config_from_tree(group, path):
     """A SystemConfig from an HDF5 group written by :func:`write_tree` (its ``units`` attributes honoured)."""
-    from ..system.config import UNITS, SystemConfig
+    from ..system.config import UNITS, SystemConfig, _missing_settings
 
     where = f"configuration in {str(path)!r}"
+    d = read_tree(group, expected_units=UNITS, where=where)
+    missing = _missing_settings(d)  # write_tree stores every setting (None ones as empty datasets)
+    if missing:
+        raise ValueError(f"{where} ({group.name}) is incomplete: setting(s) {missing} missing; save it again")
     try:
-        return SystemConfig.from_dict(read_tree(group, expected_units=UNITS, where=where))
+        return SystemConfig.from_dict(d)
     except (TypeError, ValueError) as e:
         raise type(e)(f"{where}: {e}") from None
 
