@@ -293,3 +293,15 @@ def test_force_never_swaps_out_a_folder_that_is_not_an_export(tmp_path):
     with pytest.raises(FileExistsError, match="not an earlier export"):
         _export(home, seed=1, force=True)
     assert [p.name for p in home.iterdir()] == ["thesis.tex"] and _hidden(tmp_path) == []
+
+
+def test_export_through_a_symlinked_folder_keeps_the_link(tmp_path):
+    from nets.export import read_export
+
+    real = tmp_path / "real"
+    _export(real, seed=1)
+    link = tmp_path / "link"
+    os.symlink(real, link)
+    _export(link, seed=2, force=True)
+    assert link.is_symlink() and read_export(link).frames.shape[0] == 1
+    assert _hidden(tmp_path) == []

@@ -316,6 +316,8 @@ def atomic_dir(out, overwrite: bool = False, inputs=(), what: str = "output fold
     An existing non-empty ``out`` is replaced only with ``overwrite``. The folder gets the user's umask.
     ``inputs``: paths that ``out`` must neither be nor contain (:func:`refuse_inputs`)."""
     out = Path(out)
+    if out.is_symlink():
+        out = out.resolve()  # replace the folder the link points to; the user's link stays
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"{what} {str(out)!r} exists and is not a folder; choose another")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
