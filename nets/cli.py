@@ -164,10 +164,18 @@ def _load_array(path, what):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} file {str(path)!r} does not exist")
-    if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    a = np.loadtxt(path, ndmin=2)
-    return a[:, -1] if a.shape[1] in (1, 2) else a
+    try:
+        if path.suffix == ".npy":
+            a = np.load(path, allow_pickle=False)
+        else:
+            a = np.loadtxt(path, ndmin=2)
+            a = a[:, -1] if a.shape[1] in (1, 2) else a
+    except (ValueError, OSError, EOFError) as e:
+        raise ValueError(f"{what} file {str(path)!r} cannot be read as numbers (.npy, or text columns): "
+                         f"{' '.join(str(e).split())}") from None
+    from optics4f.validate import finite_array
+
+    return finite_array(f"{what} file {str(path)!r}", a)
 
 
 @command("export", "turn a saved student's Fourier masks into SLM frame files (+ HDF5 sidecar, manifest)")

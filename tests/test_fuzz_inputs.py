@@ -438,6 +438,10 @@ CLI = [
     (["export", "{model}", "--slm", "no-such-panel", "--out", "{tmp}/e"], "no-such-panel"),
     (["export", "{model}", "--slm", "holoeye-pluto-2", "--out", "{tmp}/e", "--lut", "{tmp}/nolut.txt"], "--lut"),
     (["export", "{model}", "--slm", "holoeye-pluto-2", "--out", "{tmp}/e", "--bits", "2.9"], "--bits"),
+    (["export", "{model}", "--slm", "holoeye-pluto-2", "--out", "{tmp}/e", "--lut", "{tmp}/garbage.pt"],
+     "--lut file .*garbage.pt"),
+    (["export", "{model}", "--slm", "holoeye-pluto-2", "--out", "{tmp}/e", "--lut", "{tmp}/nan.txt"],
+     "--lut file .*nan.txt.*NaN"),
     (["export", "{model}", "--slm", "holoeye-pluto-2", "--out", "{tmp}/e", "--system", "{tmp}/empty.toml"],
      "empty.toml"),
     (["inspect", "{tmp}/missing.h5"], "missing.h5"),
@@ -457,6 +461,7 @@ CLI = [
 @pytest.mark.parametrize("argv, words", CLI, ids=[f"{a[0]}-{i}" for i, (a, _) in enumerate(CLI)])
 def test_cli_user_errors_are_one_line_and_non_zero(tmp_path, student, capsys, argv, words):
     (tmp_path / "empty.toml").write_text("")
+    (tmp_path / "nan.txt").write_text("0 0.0\n1 nan\n")
     (tmp_path / "garbage.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
     (tmp_path / "garbage.pt").write_bytes(b"PK\x03\x04 broken zip")
     before = student.read_bytes()
