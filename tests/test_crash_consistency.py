@@ -305,3 +305,12 @@ def test_export_through_a_symlinked_folder_keeps_the_link(tmp_path):
     _export(link, seed=2, force=True)
     assert link.is_symlink() and read_export(link).frames.shape[0] == 1
     assert _hidden(tmp_path) == []
+
+
+def test_toml_overwrite_never_deletes_a_users_own_array(tmp_path):
+    own = tmp_path / "sys.lut_measured.npy"
+    np.save(own, np.linspace(0, 6, 256))
+    (tmp_path / "sys.toml").write_text('[slm]\nresolution = [4, 4]\nlut = { npy = "sys.lut_measured.npy" }\n')
+    cfg = SystemConfig.load_toml(tmp_path / "sys.toml")
+    SystemConfig().save_toml(tmp_path / "sys.toml", overwrite=True)
+    assert own.is_file() and np.array_equal(np.load(own), cfg.slm.lut)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,6 +135,17 @@ def _side_files(path: Path) -> set:
 
     walk(doc)
     return names
+
+
+def _remove_own_side_file(p: Path) -> None:
+    """Delete a side file that save_toml wrote and nobody changed: its name carries the hash of its
+    content. Other files a TOML names (a user's own arrays) are never deleted."""
+    m = re.fullmatch(r".+\.([0-9a-f]{16})\.npy", p.name)
+    try:
+        if m and p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest()[:16] == m.group(1):
+            p.unlink()
+    except OSError:
+        pass  # an orphan side file is harmless
 
 
 def _load_side(p: Path, key: str, where: str) -> np.ndarray:
@@ -381,7 +393,7 @@ class SystemConfig:
         with atomic_open(path, "wb", overwrite=overwrite) as fh:  # the commit: one rename
             tomli_w.dump(doc, fh)
         for fname in old_side - set(side):
-            (path.parent / fname).unlink(missing_ok=True)
+            _remove_own_side_file(path.parent / fname)
         return path
 
     @classmethod
