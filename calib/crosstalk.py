@@ -111,7 +111,10 @@ def crosstalk_from_gratings(frames, periods, *, center, slm_pitch: float, order_
     The fitted ``step`` is the magnitude |d| of the displayed step, assumed <= pi (d and -d give the
     same efficiencies): show a gray near the pi level of the LUT calibration.
     """
-    periods = [int(p) for p in periods]
+    from optics4f.validate import integer, physical
+
+    periods = [integer(f"periods[{i}]", p, min=2) for i, p in enumerate(periods)]
+    slm_pitch = physical("slm_pitch", slm_pitch, "pitch")
     if len(periods) < 2:
         raise ValueError("give at least two grating periods; fringing shows up only against the period")
     eta0, eta1 = measure_efficiencies(frames, periods, center=center, order_spacing=order_spacing, dark=dark,

@@ -14,12 +14,12 @@ rename).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from optics4f.io.atomic import atomic_write
 
 from .models import MODELS
 
@@ -45,22 +45,6 @@ def model_config(arch: str, **kwargs) -> dict:
     return json.loads(json.dumps({"arch": arch, **kwargs}))
 
 
-def atomic_write(path, write_fn, mode="wb"):
-    """Call ``write_fn(file)`` on a temporary file next to ``path``, then rename it onto ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as f:
-            write_fn(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 def save_checkpoint(path, model: nn.Module, config: dict, **extra) -> Path:
     """Write ``model``'s state_dict and ``config`` (JSON-serialisable) to ``path`` and ``path.json``.
 
@@ -84,13 +68,26 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    ck = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        ck = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, ValueError, OSError, ImportError) as e:
+        why = str(e).split(". ")[0].splitlines()[0] if str(e) else type(e).__name__  # torch adds paragraphs
+        raise ValueError(f"checkpoint {str(path)!r} cannot be read (truncated, corrupt or not a torch file): "
+                         f"{why}") from None
+    except Exception:  # pickle.UnpicklingError: not a pickle, or torch's weights_only refusal of other objects
+        raise ValueError(f"checkpoint {str(path)!r} is not a torch checkpoint of tensors (a damaged file, another "
+                         "format, or one holding objects that are not loaded, for safety)") from None
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise ValueError(f"{path} is not an optics4f nets checkpoint (no format={FORMAT!r} entry)")
-    if ck["format_version"] > FORMAT_VERSION:
+    if ck.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
         raise ValueError(f"{path} has checkpoint format {ck['format_version']}, newer than this software "
                          f"({FORMAT_VERSION}); upgrade optics4f")
-    ck["config"] = json.loads(ck["config"])
+    try:
+        ck["config"] = json.loads(ck["config"])
+        ck["state_dict"]
+    except (KeyError, TypeError, json.JSONDecodeError) as e:
+        raise ValueError(f"checkpoint {str(path)!r} is damaged: its config or state_dict entry is missing or "
+                         f"unreadable ({e})") from None
     return ck
 
 

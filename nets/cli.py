@@ -9,6 +9,11 @@ Each subcommand registers itself in ``COMMANDS``: a name, a one-line help, a
 function that adds its arguments to a parser and a function that runs it.
 Heavy imports (torch) happen inside the run functions, so ``optics4f --help``
 is fast.
+
+Errors: a user error (a bad value, a missing or broken file, a size that cannot
+fit in memory) ends the command with a one-line message naming the flag or the
+file and exit status 1 (2 for a flag argparse refuses); ``--debug`` anywhere on
+the line shows the traceback instead.
 """
 from __future__ import annotations
 
@@ -17,6 +22,49 @@ import sys
 
 COMMANDS: dict = {}
 DEFAULT_COMMAND = "simulate"
+
+
+def int_arg(min: int | None = None, max: int | None = None):
+    """argparse ``type`` for an integer in [min, max] ("2.9" and "-1" are refused with the flag named)."""
+
+    def parse(text):
+        from optics4f.validate import integer
+
+        try:
+            return integer("value", text, min=min, max=max)
+        except (TypeError, ValueError) as e:
+            raise argparse.ArgumentTypeError(str(e).replace("value=", "", 1)) from None
+
+    return parse
+
+
+def float_arg(kind: str | None = None, *, min: float | None = None, strict: bool = False, signed: bool = False):
+    """argparse ``type`` for a finite float: a physical SI quantity ``kind`` (optics4f.validate.RANGES),
+    or a number >= ``min`` (> ``min`` with ``strict``)."""
+
+    def parse(text):
+        from optics4f.validate import finite, physical
+
+        try:
+            v = float(text)
+            v = physical("value", v, kind, signed=signed) if kind else finite("value", v)
+        except (TypeError, ValueError) as e:
+            msg = str(e).replace("value=", "", 1).replace("value ", "", 1)
+            raise argparse.ArgumentTypeError(msg if "could not convert" not in msg else f"not a number: {text!r}") \
+                from None
+        if min is not None and (v < min or (strict and v == min)):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {min:g}, got {text}")
+        return v
+
+    return parse
+
+
+def refuse_inputs(out, inputs, flag: str):
+    """Stop when the output ``out`` (of ``flag``) is, or contains, one of the command's inputs."""
+    from optics4f.io.atomic import refuse_inputs as refuse
+
+    if out is not None:
+        refuse(out, [i for i in inputs if i], flag)
 
 
 def command(name: str, help: str):
@@ -35,7 +83,7 @@ def _demo(p: argparse.ArgumentParser):
     from pathlib import Path
 
     p.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: ./out)")
-    p.add_argument("--n", type=int, default=256, help="input samples per side (default 256)")
+    p.add_argument("--n", type=int_arg(min=8), default=256, help="input samples per side (default 256)")
 
     def run(args):
         from optics4f.demo import run as demo_run
@@ -45,9 +93,15 @@ def _demo(p: argparse.ArgumentParser):
     return run
 
 
+#: Files ``optics4f train`` writes into its --out folder.
+TRAIN_OUTPUTS = ("model.pt", "model.json", "checkpoint.pt", "checkpoint.json", "metrics.csv", "metrics.json",
+                 "curves.png")
+
+
 @command("train", "train a teacher, a KD student, a linear baseline or a hardware student")
 def _train(p: argparse.ArgumentParser):
     import json
+    from pathlib import Path
 
     p.add_argument("role", choices=["teacher", "student", "baseline", "hardware"],
                    help="teacher: nonlinear CNN/U-Net; student: SCLC linear student by KD (needs --teacher); "
@@ -55,22 +109,22 @@ def _train(p: argparse.ArgumentParser):
     p.add_argument("--task", choices=["classify", "segment"], default="classify", help="default: classify")
     p.add_argument("--dataset", default="digits", help="dataset name or folder (nets.data; default: digits)")
     p.add_argument("--teacher", default=None, metavar="PATH", help="trained teacher checkpoint (model.pt) for KD")
-    p.add_argument("--epochs", type=int, default=10, help="default 10")
-    p.add_argument("--batch-size", type=int, default=64, help="per process (default 64)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--T", type=float, default=10.0, help="KD temperature (default 10)")
-    p.add_argument("--alpha", type=float, default=0.5, help="KD weight; 0 = cross-entropy only (default 0.5)")
-    p.add_argument("--seed", type=int, default=0, help="default 0")
+    p.add_argument("--epochs", type=int_arg(min=1), default=10, help="default 10")
+    p.add_argument("--batch-size", type=int_arg(min=1), default=64, help="per process (default 64)")
+    p.add_argument("--lr", type=float_arg(min=0, strict=True), default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--T", type=float_arg(min=0, strict=True), default=10.0, help="KD temperature (default 10)")
+    p.add_argument("--alpha", type=float_arg(min=0), default=0.5, help="KD weight; 0 = cross-entropy only (default 0.5)")
+    p.add_argument("--seed", type=int_arg(min=0), default=0, help="default 0")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default auto)")
     p.add_argument("--out", default="runs/train", help="output folder (default runs/train)")
-    p.add_argument("--image-size", type=int, default=None, help="resize images to this many pixels per side")
-    p.add_argument("--pad", type=int, default=None, help="then centre them on a dark canvas this many pixels wide")
-    p.add_argument("--train-limit", type=int, default=None, help="use this many training images")
-    p.add_argument("--eval-limit", type=int, default=None, help="use this many evaluation images")
+    p.add_argument("--image-size", type=int_arg(min=1), default=None, help="resize images to this many pixels per side")
+    p.add_argument("--pad", type=int_arg(min=1), default=None, help="then centre them on a dark canvas this many pixels wide")
+    p.add_argument("--train-limit", type=int_arg(min=1), default=None, help="use this many training images")
+    p.add_argument("--eval-limit", type=int_arg(min=1), default=None, help="use this many evaluation images")
     p.add_argument("--eval-split", default="val", help="split evaluated each epoch, for model selection (default val)")
     p.add_argument("--select", default="last", choices=("last", "best"),
                    help="keep the last epoch or the one best on --eval-split (default last)")
-    p.add_argument("--max-steps", type=int, default=None, help="batches per epoch at most")
+    p.add_argument("--max-steps", type=int_arg(min=1), default=None, help="batches per epoch at most")
     p.add_argument("--model", default="{}", metavar="JSON",
                    help='model config overrides, e.g. \'{"channels": [8], "pool": 2, "binning": 2}\'')
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -82,7 +136,11 @@ def _train(p: argparse.ArgumentParser):
         try:
             model = json.loads(args.model)
         except json.JSONDecodeError as e:
-            raise SystemExit(f"--model must be a JSON object: {e}")
+            raise SystemExit(f"optics4f train: error: --model must be a JSON object: {e}")
+        if not isinstance(model, dict):
+            raise SystemExit(f"optics4f train: error: --model must be a JSON object, got {args.model!r}")
+        for name in TRAIN_OUTPUTS:  # the files train writes into --out
+            refuse_inputs(Path(args.out) / name, [args.teacher], "--out")
         res = train(dict(task=args.task, dataset=args.dataset, role=args.role, teacher=args.teacher,
                          epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, T=args.T, alpha=args.alpha,
                          seed=args.seed, device=args.device, out_dir=args.out, image_size=args.image_size, pad=args.pad,
@@ -106,10 +164,18 @@ def _load_array(path, what):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} file {str(path)!r} does not exist")
-    if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    a = np.loadtxt(path, ndmin=2)
-    return a[:, -1] if a.shape[1] in (1, 2) else a
+    try:
+        if path.suffix == ".npy":
+            a = np.load(path, allow_pickle=False)
+        else:
+            a = np.loadtxt(path, ndmin=2)
+            a = a[:, -1] if a.shape[1] in (1, 2) else a
+    except (ValueError, OSError, EOFError) as e:
+        raise ValueError(f"{what} file {str(path)!r} cannot be read as numbers (.npy, or text columns): "
+                         f"{' '.join(str(e).split())}") from None
+    from optics4f.validate import finite_array
+
+    return finite_array(f"{what} file {str(path)!r}", a)
 
 
 @command("export", "turn a saved student's Fourier masks into SLM frame files (+ HDF5 sidecar, manifest)")
@@ -131,11 +197,13 @@ def _export(p: argparse.ArgumentParser):
                    help="frame format, repeatable; the first is the one read back (default: png; bmp1 for a DMD)")
     p.add_argument("--fill", default="periodic", choices=["periodic", "zero"],
                    help="mask beyond its central period on the panel (default periodic)")
-    p.add_argument("--bits", type=int, default=None, help="override the panel bit depth")
-    p.add_argument("--gray-2pi", type=float, default=None, help="gray level of 2 pi at the design wavelength")
+    p.add_argument("--bits", type=int_arg(min=1, max=16), default=None, help="override the panel bit depth")
+    p.add_argument("--gray-2pi", type=float_arg(min=0, strict=True), default=None,
+                   help="gray level of 2 pi at the design wavelength")
     p.add_argument("--sign", type=int, choices=[-1, 1], default=None, help="-1: gray up = phase down; +1: up")
     p.add_argument("--quantization", choices=["round", "floor"], default=None)
-    p.add_argument("--design-wavelength", type=float, default=None, help="wavelength of the panel's LUT/2 pi level, m")
+    p.add_argument("--design-wavelength", type=float_arg("wavelength"), default=None,
+                   help="wavelength of the panel's LUT/2 pi level, m")
     p.add_argument("--lut", default=None, metavar="FILE",
                    help="measured phase per gray level (rad): .npy or text (one column, or two: level, phase)")
     p.add_argument("--flatness", default=None, metavar="FILE", help="wavefront correction map (rad), .npy, panel shape")
@@ -154,6 +222,7 @@ def _export(p: argparse.ArgumentParser):
             raise SystemExit("optics4f export: error: --slm PRESET is required (the panel the frames are for: "
                              "holoeye-pluto-2, meadowlark-1920x1152, hamamatsu-x15213, santec-slm-200, "
                              "thorlabs-exulus-hd, ti-dlp6500)")
+        refuse_inputs(args.out, [args.model, args.system, args.lut, args.flatness, *args.calibration], "--out")
         bench = _hardware_settings(args)
         try:
             over = {k: v for k, v in (("bit_depth", args.bits), ("gray_2pi", args.gray_2pi), ("sign", args.sign),
@@ -213,34 +282,41 @@ def _hardware_args(p: argparse.ArgumentParser, geometry: bool = True):
     Every option defaults to None ("not given"): simulate --frames then keeps the bench the export
     recorded, and a fresh bench takes the HardwareSettings defaults."""
     if geometry:
-        p.add_argument("--wavelength", type=float, default=None, help="working wavelength, m (default 532e-9)")
-        p.add_argument("--display-pitch", type=float, default=None,
+        p.add_argument("--wavelength", type=float_arg("wavelength"), default=None,
+                       help="working wavelength, m (default 532e-9)")
+        p.add_argument("--display-pitch", type=float_arg("pitch"), default=None,
                        help="input display pixel pitch, m (default 8e-6)")
-        p.add_argument("--f1", type=float, default=None,
+        p.add_argument("--f1", type=float_arg("focal_length"), default=None,
                        help="Fourier lens focal length, m (any stock lens; default: one Fourier sample per SLM pixel)")
-        p.add_argument("--f2", type=float, default=None, help="imaging lens focal length, m (default f1)")
-        p.add_argument("--camera-pitch", type=float, default=None,
+        p.add_argument("--f2", type=float_arg("focal_length"), default=None,
+                       help="imaging lens focal length, m (default f1)")
+        p.add_argument("--camera-pitch", type=float_arg("pitch"), default=None,
                        help="camera pixel pitch, m (default: display pitch * f2/f1, one pixel per imaged display "
                             "pixel)")
     p.add_argument("--slm", default=None, metavar="PRESET",
                    help="SLM panel preset (optics4f.devices.preset_names()); default: a phase panel covering the "
                         "Fourier grid at the display pitch")
-    p.add_argument("--slm-bits", type=int, default=None, help="SLM bit depth (default: the preset's, else 8)")
-    p.add_argument("--camera-bits", type=int, default=None, help="camera ADC bits; 0 = analogue (default 12)")
+    p.add_argument("--slm-bits", type=int_arg(min=1, max=16), default=None,
+                   help="SLM bit depth (default: the preset's, else 8)")
+    p.add_argument("--camera-bits", type=int_arg(min=0, max=16), default=None,
+                   help="camera ADC bits; 0 = analogue (default 12)")
     p.add_argument("--no-noise", action="store_const", const=True, default=None, help="no shot or read noise")
-    p.add_argument("--full-well", type=float, default=None, help="camera full well, e- (default 2e4)")
-    p.add_argument("--read-noise", type=float, default=None, help="camera read noise, e- rms (default 5)")
-    p.add_argument("--shift", type=float, nargs=2, default=None, metavar=("DY", "DX"),
+    p.add_argument("--full-well", type=float_arg(min=0, strict=True), default=None,
+                   help="camera full well, e- (default 2e4)")
+    p.add_argument("--read-noise", type=float_arg(min=0), default=None, help="camera read noise, e- rms (default 5)")
+    p.add_argument("--shift", type=float_arg(), nargs=2, default=None, metavar=("DY", "DX"),
                    help="Fourier-plane SLM shift, m")
-    p.add_argument("--rotation", type=float, default=None, help="SLM rotation, degrees")
-    p.add_argument("--defocus", type=float, default=None, help="SLM distance from the Fourier plane, m")
-    p.add_argument("--seed", type=int, default=None, help="camera noise seed (default 0)")
+    p.add_argument("--rotation", type=float_arg(), default=None, help="SLM rotation, degrees")
+    p.add_argument("--defocus", type=float_arg("distance", signed=True), default=None,
+                   help="SLM distance from the Fourier plane, m")
+    p.add_argument("--seed", type=int_arg(min=0), default=None, help="camera noise seed (default 0)")
 
 
 #: HardwareSettings field of each bench option (value converters where the flag's unit differs).
 _BENCH_FLAGS = {
     "wavelength": ("wavelength", float), "display_pitch": ("pitch", float), "f1": ("f1", float),
-    "f2": ("f2", float), "camera_pitch": ("camera_pitch", float), "slm": ("slm_preset", str), "slm_bits": ("slm_bits", int),
+    "f2": ("f2", float), "camera_pitch": ("camera_pitch", float), "slm": ("slm_preset", str),
+    "slm_bits": ("slm_bits", int),
     "camera_bits": ("camera_bits", lambda b: None if b == 0 else int(b)),
     "no_noise": ("noise", lambda v: not v), "full_well": ("full_well", float), "read_noise": ("read_noise", float),
     "shift": ("slm_shift", tuple), "rotation": ("slm_rotation", lambda deg: __import__("math").radians(deg)),
@@ -280,7 +356,7 @@ def _simulate(p: argparse.ArgumentParser):
     p.add_argument("--frames", default=None, metavar="DIR",
                    help="export folder from `optics4f export` to run; default: export MODEL to a temporary folder")
     p.add_argument("--dataset", default=None, help="dataset name or folder (default: the model's)")
-    p.add_argument("--limit", type=int, default=None, help="evaluate this many test images (default: all)")
+    p.add_argument("--limit", type=int_arg(min=1), default=None, help="evaluate this many test images (default: all)")
     p.add_argument("--out", type=Path, default=Path("out/simulate"), help="figures folder (default out/simulate)")
     p.add_argument("--report", type=Path, default=None, help="JSON report path (default OUT/report.json)")
     p.add_argument("--no-figures", action="store_true", help="do not write figures")
@@ -300,6 +376,8 @@ def _simulate(p: argparse.ArgumentParser):
     _hardware_args(p)
 
     def run(args):
+        refuse_inputs(args.report or args.out / "report.json", [args.model, args.frames, *args.calibration],
+                      "--report")
         settings = _simulate_settings(args)
         if args.bench_errors is not None or args.calibrate:
             return _simulate_bench_errors(args, settings)
@@ -399,9 +477,9 @@ def _finetune(p: argparse.ArgumentParser):
     p.add_argument("--mode", choices=["frontend", "backend", "both"], default="both",
                    help="frontend: (a) SLM frame + back end through the hardware model; backend: (b) back end only, "
                         "optics fixed; both (default)")
-    p.add_argument("--epochs", type=int, default=1, help="default 1")
-    p.add_argument("--train-limit", type=int, default=None, help="training images (default: all)")
-    p.add_argument("--limit", type=int, default=None, help="test images (default: all)")
+    p.add_argument("--epochs", type=int_arg(min=1), default=1, help="default 1")
+    p.add_argument("--train-limit", type=int_arg(min=1), default=None, help="training images (default: all)")
+    p.add_argument("--limit", type=int_arg(min=1), default=None, help="test images (default: all)")
     p.add_argument("--dataset", default=None, help="dataset name or folder (default: the model's)")
     p.add_argument("--report", type=Path, default=Path("out/finetune/report.json"),
                    help="JSON report (default out/finetune/report.json)")
@@ -411,6 +489,7 @@ def _finetune(p: argparse.ArgumentParser):
         from nets.inference.finetune import finetune
         from nets.inference.report import public, write_report
 
+        refuse_inputs(args.report, [args.model, args.teacher], "--report")
         modes = ("frontend", "backend") if args.mode == "both" else (args.mode,)
         try:
             res = finetune(args.model, args.teacher, modes=modes, settings=_hardware_settings(args),
@@ -434,6 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     from optics4f import __version__
 
     parser.add_argument("--version", action="version", version=f"optics4f {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command")
     for name, (help_, builder) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_, description=help_)
@@ -441,13 +521,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(e: BaseException) -> str:
+    """The message of ``e`` on one line, with what a bare KeyError or OSError leaves unsaid."""
+    if isinstance(e, KeyError):
+        msg = f"missing entry {e.args[0]!r}" if e.args else "missing entry"
+    elif isinstance(e, OSError) and e.filename is not None and str(e.filename) not in str(e):
+        msg = f"{e} ({e.filename})"
+    else:
+        msg = str(e) or type(e).__name__
+    return " ".join(msg.split())
+
+
 def main(argv=None) -> int:
+    """Run the command line; returns the exit status. ``--debug`` anywhere: tracebacks instead of one-line errors."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     if not argv or argv[0].startswith("--") and argv[0] not in ("--help", "--version"):
         argv = [DEFAULT_COMMAND] + argv
-    args = parser.parse_args(argv)
-    return int(args._run(args) or 0)
+    args = parser.parse_args(argv)  # argparse names a bad flag and exits 2 itself
+    prog = f"optics4f {args.command or DEFAULT_COMMAND}"
+    # Errors leave as SystemExit(message): Python prints the one line to stderr and exits with status 1.
+    try:
+        return int(args._run(args) or 0)
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            msg = " ".join(e.code.split())
+            raise SystemExit(msg if msg.startswith("optics4f") else f"{prog}: error: {msg}") from None
+        raise
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, KeyError, OSError, MemoryError, ImportError) as e:
+        if debug:
+            raise
+        raise SystemExit(f"{prog}: error: {_one_line(e)}") from None
+    except Exception as e:  # a bug, not a user error: still one line, with the way to the traceback
+        if debug:
+            raise
+        raise SystemExit(f"{prog}: internal error: {type(e).__name__}: {_one_line(e)} (run again with --debug "
+                         "for the traceback, and report it)") from None
 
 
 if __name__ == "__main__":

@@ -32,7 +32,12 @@ def run(out: Path, n: int = 256, show: bool = False) -> dict:
     from scipy.signal import fftconvolve
 
     import optics4f as o
+    from optics4f.io.atomic import atomic_open
+    from optics4f.validate import check_memory, integer
 
+    n = integer("n", n, min=8)
+    # the pattern (float64 mgrid, complex64 field) and the 2x padded 4f system's arrays and figure images
+    check_memory(n * n * (40 + 4 * 8 * 6), f"a {n} x {n} demo", "use a smaller --n (e.g. 256)")
     wavelength, f, pitch = 532e-9, 0.1, 8e-6
     u = test_pattern(n).astype(np.complex64)
     laplacian = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], dtype=float)
@@ -61,7 +66,8 @@ def run(out: Path, n: int = 256, show: bool = False) -> dict:
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
     path = out / "fourf_demo.png"
-    fig.savefig(path, dpi=110)
+    with atomic_open(path, "wb", overwrite=True) as fh:
+        fig.savefig(fh, format="png", dpi=110)
     plt.close(fig)
     print(f"4f output vs fftconvolve: max relative error {err:.2e}")
     print(f"Fourier-plane pitch {system.fourier_grid.dx * 1e6:.3f} um, output pitch {system.out_grid.dx * 1e6:.3f} um")

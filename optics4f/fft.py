@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import threading
 import itertools
 import weakref
@@ -132,11 +131,9 @@ def _save_wisdom():
             except Exception:
                 pass  # no file yet, or one from another FFTW build
         try:
-            _WISDOM_PATH.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=_WISDOM_PATH.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(pyfftw.export_wisdom(), fh)
-            os.replace(tmp, _WISDOM_PATH)
+            from .io.atomic import atomic_write
+
+            atomic_write(_WISDOM_PATH, lambda fh: pickle.dump(pyfftw.export_wisdom(), fh))
         except OSError:
             pass  # a read-only home only costs planning time
 

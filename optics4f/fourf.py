@@ -21,11 +21,12 @@ import numpy as np
 
 from .backend import DEFAULT_COMPLEX, as_field, asarray_like, get_xp
 from .fft import get_padded_filter
-from .grid import Grid, padded_size
+from .grid import Grid, check_padded_memory
 from .lens import FourierLens, ThinLens
 from .operator import LinearOperator
 from .padding import crop_center, pad_center
 from .propagation import AngularSpectrum
+from .validate import finite, finite_array, physical
 
 __all__ = ["FourF", "FullWave4f", "fourf"]
 
@@ -57,13 +58,12 @@ class FourF(LinearOperator):
 
     def __init__(self, shape, pitch, wavelength, f1, f2=None, pad=1.0, dtype=DEFAULT_COMPLEX):
         f2 = f1 if f2 is None else f2
-        if not (wavelength > 0 and f1 > 0 and f2 > 0):
-            raise ValueError(f"wavelength, f1 and f2 must be positive (metres), got {wavelength!r}, {f1!r}, {f2!r}")
         self.in_grid = Grid(shape, pitch)
-        self.wavelength, self.f1, self.f2 = float(wavelength), float(f1), float(f2)
-        self.pad = float(pad)
+        self.wavelength = physical("wavelength", wavelength)
+        self.f1, self.f2 = physical("f1", f1, "focal_length"), physical("f2", f2, "focal_length")
+        self.pad = finite("pad", pad)
         self.dtype = np.dtype(dtype)
-        self.padded_shape = tuple(padded_size(n, pad) for n in self.in_grid.shape)
+        self.padded_shape = check_padded_memory(self.in_grid.shape, self.pad, what="the 4f Fourier plane")
         self.padded_grid = Grid(self.padded_shape, self.in_grid.pitch)
         self.fourier_grid = self.padded_grid.fourier_grid(self.wavelength, self.f1)
         m = self.f2 / self.f1
@@ -78,7 +78,7 @@ class FourF(LinearOperator):
 
     # -- masks ---------------------------------------------------------------------------------
     def _check_mask(self, mask, name="mask"):
-        mask = as_field(mask, name=name, dtype=self.dtype)
+        mask = finite_array(name, as_field(mask, name=name, dtype=self.dtype))
         if tuple(mask.shape[-2:]) != self.padded_shape:
             raise ValueError(
                 f"{name} has shape {tuple(mask.shape[-2:])}; the Fourier plane of this 4f system has "
@@ -191,6 +191,8 @@ class FullWave4f(LinearOperator):
     def __init__(self, shape, pitch, wavelength, f1, f2=None, pupil1=None, pupil2=None, asm_pad=2.0,
                  dtype=DEFAULT_COMPLEX):
         f2 = f1 if f2 is None else f2
+        # A 4f system's lenses converge: a negative focal length is refused here (ThinLens alone accepts one).
+        f1, f2 = physical("f1", f1, "focal_length"), physical("f2", f2, "focal_length")
         self.in_grid = self.out_grid = self.fourier_grid = Grid(shape, pitch)
         self.dtype = np.dtype(dtype)
         kw = dict(pad=asm_pad, band_limit=True, dtype=dtype)
@@ -206,7 +208,7 @@ class FullWave4f(LinearOperator):
     def apply(self, u, mask=None):
         w = self.fourier_plane(u)
         if mask is not None:
-            w = w * as_field(mask, "mask", dtype=self.dtype)
+            w = w * finite_array("mask", as_field(mask, "mask", dtype=self.dtype))
         return self.p2.apply(self.l2.apply(self.p2.apply(w)))
 
     def adjoint(self, v, mask=None):

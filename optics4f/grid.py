@@ -15,10 +15,13 @@ __all__ = ["Grid", "as_pitch"]
 
 def as_pitch(pitch, name: str = "pitch") -> tuple:
     """(dy, dx) in metres from a scalar or a pair; refuse non-positive values."""
-    p = np.broadcast_to(np.asarray(pitch, dtype=np.float64), (2,))
-    if not np.all(np.isfinite(p)) or np.any(p <= 0):
-        raise ValueError(f"{name} must be positive and finite (metres), got {pitch!r}")
-    return float(p[0]), float(p[1])
+    from .validate import InputError, physical
+
+    try:
+        p = np.broadcast_to(np.asarray(pitch, dtype=np.float64), (2,))
+    except (ValueError, TypeError):
+        raise InputError(f"{name}={pitch!r} must be one pitch or a pair (dy, dx) in metres") from None
+    return tuple(physical(name, float(v), "sample_pitch") for v in p)
 
 
 @dataclass(frozen=True)
@@ -29,9 +32,9 @@ class Grid:
     pitch: tuple
 
     def __init__(self, shape, pitch):
-        shape = tuple(int(s) for s in np.broadcast_to(np.asarray(shape), (2,)))
-        if min(shape) < 1:
-            raise ValueError(f"shape must be positive, got {shape}")
+        from .validate import shape2
+
+        shape = shape2("shape", shape)  # (2.9, 5) is refused, not truncated to (2, 5)
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "pitch", as_pitch(pitch))
 
@@ -82,6 +85,10 @@ class Grid:
 
     def fourier_pitch(self, wavelength: float, focal_length: float) -> tuple:
         """Pitch (dv, du) in the back focal plane of a lens: lambda f / (N d), metres."""
+        from .validate import physical
+
+        wavelength = physical("wavelength", wavelength)
+        focal_length = physical("focal_length", focal_length)
         return (wavelength * focal_length / (self.ny * self.dy),
                 wavelength * focal_length / (self.nx * self.dx))
 
@@ -101,10 +108,26 @@ class Grid:
 
 def padded_size(n: int, factor: float) -> int:
     """Padded length: ceil(n * factor), bumped by one so that (padded - n) is even."""
-    if not factor >= 1:
-        raise ValueError(f"pad factor must be >= 1, got {factor}")
+    from .validate import InputError, finite
+
+    if not finite("pad", factor) >= 1:
+        raise InputError(f"pad factor must be >= 1 (1 = no padding), got pad={factor!r}")
     m = max(n, int(np.ceil(n * factor - 1e-9)))
     return m + (m - n) % 2
+
+
+def check_padded_memory(shape, factor: float, arrays: float = 4, itemsize: int = 16, what: str = "the padded grid"):
+    """Refuse a padding whose arrays cannot fit in memory (:func:`optics4f.validate.check_memory`).
+
+    ``arrays``: how many (My, Mx) arrays of ``itemsize`` bytes the operation holds at once. Returns the
+    padded shape."""
+    from .validate import check_memory
+
+    padded = tuple(padded_size(int(n), factor) for n in shape)
+    check_memory(float(np.prod([float(m) for m in padded])) * itemsize * arrays,
+                 f"{what} ({' x '.join(str(m) for m in padded)} samples from shape {tuple(shape)} at pad={factor:g})",
+                 "use a smaller pad or grid")
+    return padded
 
 
 def fast_padded_size(n: int, factor: float) -> int:

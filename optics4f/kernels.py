@@ -24,10 +24,14 @@ __all__ = ["kernel_to_mask", "mask_to_kernel", "embed_kernel", "mask_at"]
 def embed_kernel(kernel, shape, correlate: bool = False):
     """Place ``kernel`` (..., kh, kw) on a (..., *shape) grid with its centre pixel
     (kh//2, kw//2) at the optical axis (shape//2); flipped about it for a correlation."""
+    from .validate import finite_array, shape2
+
     xp = get_xp(kernel)
-    kernel = xp.asarray(kernel)
+    kernel = finite_array("kernel", xp.asarray(kernel))
+    if kernel.ndim < 2:
+        raise ValueError(f"kernel must have at least 2 dimensions (..., kh, kw), got shape {tuple(kernel.shape)}")
     kh, kw = kernel.shape[-2:]
-    my, mx = shape
+    my, mx = shape2("shape", shape)
     if kh > my or kw > mx:
         raise ValueError(f"kernel of shape {(kh, kw)} does not fit the grid {tuple(shape)}; pad the 4f grid")
     dtype = kernel.dtype if kernel.dtype.kind == "c" else np.result_type(kernel.dtype, np.complex64)

@@ -16,6 +16,7 @@ from .fft import get_plan
 from .grid import Grid
 from .operator import LinearOperator
 from .sampling import warn_sampling
+from .validate import finite_array, physical
 
 __all__ = ["FourierLens", "ThinLens", "thin_lens_phase", "centered_dft", "centered_idft", "checkerboard"]
 
@@ -73,9 +74,8 @@ class FourierLens(LinearOperator):
     """
 
     def __init__(self, shape, pitch, wavelength, focal_length, dtype=DEFAULT_COMPLEX):
-        if not (wavelength > 0 and focal_length > 0):
-            raise ValueError(f"wavelength and focal_length must be positive (metres), got {wavelength!r}, "
-                             f"{focal_length!r}")
+        wavelength = physical("wavelength", wavelength)
+        focal_length = physical("focal_length", focal_length)
         self.in_grid = Grid(shape, pitch)
         self.wavelength = float(wavelength)
         self.focal_length = float(focal_length)
@@ -103,6 +103,8 @@ class FourierLens(LinearOperator):
 
 def thin_lens_phase(grid: Grid, wavelength: float, focal_length: float) -> np.ndarray:
     """Paraxial thin-lens phase -pi r^2 / (lambda f) (rad, float64); f > 0 converges."""
+    wavelength = physical("wavelength", wavelength)
+    focal_length = physical("focal_length", focal_length, signed=True)
     return -np.pi * grid.r2() / (wavelength * focal_length)
 
 
@@ -115,12 +117,12 @@ class ThinLens(LinearOperator):
 
     def __init__(self, shape, pitch, wavelength, focal_length, pupil=None, dtype=DEFAULT_COMPLEX, strict=False):
         self.in_grid = self.out_grid = Grid(shape, pitch)
-        self.wavelength = float(wavelength)
-        self.focal_length = float(focal_length)
+        self.wavelength = physical("wavelength", wavelength)
+        self.focal_length = physical("focal_length", focal_length, signed=True)  # f < 0: a diverging lens
         self.dtype = np.dtype(dtype)
         g = self.in_grid
         if pupil is not None:
-            pupil = np.asarray(pupil, dtype=np.float64)
+            pupil = finite_array("pupil", np.asarray(pupil, dtype=np.float64))
             if pupil.shape != g.shape:
                 raise ValueError(f"pupil has shape {pupil.shape}, expected the grid shape {g.shape}")
         # Local frequency of the lens chirp is r / (lambda f); Nyquist is 1 / (2 d).

@@ -59,9 +59,12 @@ def zernike_opd(grid: Grid, coefficients, radius: float, center=(0.0, 0.0)) -> n
     ``coefficients`` is a sequence (index = ANSI j) or a dict {j: value}; values
     are RMS wavefront errors in metres over the disk of ``radius`` (m).
     """
-    if not radius > 0:
-        raise ValueError(f"radius must be positive (metres), got {radius!r}")
-    items = coefficients.items() if isinstance(coefficients, dict) else enumerate(coefficients)
+    from .validate import finite, positive
+
+    positive("radius", radius, unit="m")
+    items = list(coefficients.items() if isinstance(coefficients, dict) else enumerate(coefficients))
+    for j, c in items:
+        finite(f"coefficients[{j}]", c)
     y = (grid.y()[:, None] - center[0]) / radius
     x = (grid.x()[None, :] - center[1]) / radius
     rho = np.hypot(x, y)
@@ -76,6 +79,9 @@ def zernike_opd(grid: Grid, coefficients, radius: float, center=(0.0, 0.0)) -> n
 
 def zernike_phase(grid: Grid, coefficients, radius: float, wavelength: float, center=(0.0, 0.0)) -> np.ndarray:
     """Phase (rad) 2 pi OPD / lambda of a Zernike expansion (coefficients in metres RMS)."""
+    from .validate import physical
+
+    wavelength = physical("wavelength", wavelength)
     return 2 * np.pi / wavelength * zernike_opd(grid, coefficients, radius, center)
 
 

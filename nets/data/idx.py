@@ -49,41 +49,60 @@ class IdxFormatError(ValueError):
     """A file is not a valid IDX file; the message names the file and what is wrong."""
 
 
-def _read_bytes(path: Path) -> bytes:
+def _open(path: Path):
     with open(path, "rb") as f:
         head = f.read(2)
-    if head == b"\x1f\x8b":  # gzip magic
-        try:
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        except (OSError, EOFError) as e:
-            raise IdxFormatError(f"{path}: corrupt gzip stream ({e})") from e
-    return path.read_bytes()
+    return gzip.open(path, "rb") if head == b"\x1f\x8b" else open(path, "rb")  # gzip magic
+
+
+def _read_exactly(f, n: int) -> bytes:
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        k = f.readinto(view[got:])
+        if not k:
+            break
+        got += k
+    return buf[:got] if got < n else buf
 
 
 def read_idx(path) -> np.ndarray:
-    """Read an IDX file (plain or gzip) into a native-endian NumPy array of its shape and type."""
+    """Read an IDX file (plain or gzip) into a native-endian NumPy array of its shape and type.
+
+    The header is read first and the data size it declares is checked against the machine's memory
+    before the data is read, and never more than that size is inflated (a gzip bomb is refused)."""
+    from optics4f.validate import check_memory
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"IDX file {path} does not exist")
-    raw = _read_bytes(path)
-    if len(raw) < 4:
-        raise IdxFormatError(f"{path}: {len(raw)} bytes is too short for an IDX header")
-    if raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
-        raise IdxFormatError(
-            f"{path}: bad magic number 0x{raw[:4].hex()} (expected 0x0000TTDD with type TT in "
-            f"{{{', '.join(f'{k:02x}' for k in _DTYPES)}}}); is this an IDX file?")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < header:
-        raise IdxFormatError(f"{path}: header declares {ndim} dimensions but the file ends before them")
-    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, 4))
-    dtype = np.dtype(_DTYPES[raw[2]])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(raw) - header != expected:
+    try:
+        with _open(path) as f:
+            raw = _read_exactly(f, 4)
+            if len(raw) < 4:
+                raise IdxFormatError(f"{path}: {len(raw)} bytes is too short for an IDX header")
+            if raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
+                raise IdxFormatError(
+                    f"{path}: bad magic number 0x{bytes(raw[:4]).hex()} (expected 0x0000TTDD with type TT in "
+                    f"{{{', '.join(f'{k:02x}' for k in _DTYPES)}}}); is this an IDX file?")
+            ndim = raw[3]
+            dims = _read_exactly(f, 4 * ndim)
+            if ndim == 0 or len(dims) < 4 * ndim:
+                raise IdxFormatError(f"{path}: header declares {ndim} dimensions but the file ends before them")
+            shape = tuple(int(d) for d in np.frombuffer(bytes(dims), ">u4", ndim))
+            dtype = np.dtype(_DTYPES[raw[2]])
+            expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            check_memory(expected * (1 if dtype.itemsize == 1 else 2), f"IDX file {path} (shape {shape} of "
+                         f"{dtype.name})", "check the file: its header may be damaged")
+            data = _read_exactly(f, expected)
+            extra = len(f.read(1))
+    except (OSError, EOFError) as e:
+        raise IdxFormatError(f"{path}: unreadable or corrupt gzip stream ({e})") from e
+    if len(data) != expected or extra:
+        got = f"{len(data)}" if len(data) != expected else f"more than {expected}"
         raise IdxFormatError(f"{path}: shape {shape} of {dtype.name} needs {expected} data bytes, "
-                             f"the file has {len(raw) - header} (truncated or wrong file)")
-    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+                             f"the file has {got} (truncated or wrong file)")
+    return np.frombuffer(data, dtype).reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
 
 def _candidates(part: str, kind: str):

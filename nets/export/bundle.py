@@ -8,20 +8,24 @@ Folder layout (names fixed so that tools can find them)::
     DIR/dmd_rgb24_000.bmp ...  DMD frames packed 24 per RGB image (format rgb24)
     DIR/lut.txt                optional: the linearising LUT (two-column file)
 
-Writes go to a temporary folder next to DIR and are renamed into place, so an
-error leaves nothing behind; an existing non-empty DIR is refused unless
-``force=True``, and then only the files of this export are replaced (the
-manifest last).
+The whole export is written into a new hidden folder next to DIR and switched
+in with one rename (:func:`optics4f.io.atomic.atomic_dir`), so an error, a
+full disk or a kill leaves the previous export complete; an existing non-empty
+DIR is refused unless ``force=True``, and then only when DIR holds an earlier
+export (a ``manifest.json``). Files of DIR that are not part of its previous
+export (the user's own notes) are carried over into the new folder.
+DIR never contains one of the export's inputs (``inputs``).
 """
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from optics4f.io.atomic import atomic_dir, check_disk_space
 
 from . import formats as fmts
 from .sidecar import (MANIFEST_NAME, SIDECAR_NAME, read_manifest, read_sidecar, sha256, verify_checksums,
@@ -103,48 +107,41 @@ def _slm_summary(slm) -> dict:
     return out
 
 
-def _prepare_out(out: Path, force: bool) -> list:
-    """Check ``out``; create its missing parent folders and return them (outermost first)."""
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"output {str(out)!r} exists and is not a folder; choose another --out")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise FileExistsError(f"output folder {str(out)!r} is not empty; pass force=True (--force) to replace "
-                              "its export files, or choose another folder")
-    created = [p for p in reversed(out.absolute().parents) if not p.exists()]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return created
-
-
-def _commit(tmp: Path, out: Path, names: list) -> None:
-    """Move the files of ``tmp`` into ``out`` (a rename of the folder when ``out`` is new or empty)."""
-    if out.is_dir() and not any(out.iterdir()):
-        out.rmdir()
-    if not out.exists():
-        os.rename(tmp, out)
+def _carry_user_files(old: Path, new: Path) -> None:
+    """Hard-link (or copy) into ``new`` the entries of the folder ``old`` that its export did not write."""
+    if not old.is_dir():
         return
-    old = set()
     try:
-        old = set(read_manifest(out).get("files", {}))
-    except (FileNotFoundError, ValueError):
-        pass
-    for name in [n for n in names if n != MANIFEST_NAME] + [MANIFEST_NAME]:
-        os.replace(tmp / name, out / name)
-    for name in old - set(names):  # files of the previous export that this one does not have
-        p = out / name
-        if p.is_file():
-            p.unlink()
-    shutil.rmtree(tmp, ignore_errors=True)
+        exported = set(read_manifest(old).get("files", {})) | {MANIFEST_NAME}
+    except (FileNotFoundError, ValueError, OSError):
+        exported = {MANIFEST_NAME, SIDECAR_NAME}
+    for p in old.iterdir():
+        if p.name in exported or (new / p.name).exists():
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.copytree(p, new / p.name, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(p, new / p.name)
+
+
+def _link_or_copy(src, dst):
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dst, follow_symlinks=False)
+    return dst
 
 
 def write_export(out, *, frames, config, scale, channels, tiled: bool, encoding: str, phase=None,
                  amplitude=None, formats=None, settings: dict | None = None, lut_table=None,
-                 force: bool = False) -> Path:
+                 force: bool = False, inputs=()) -> Path:
     """Write an export folder from arrays (see the module docstring); returns the manifest path.
 
     frames : (F, ny, nx) integer, the panel resolution of ``config.slm``; channels : list of
     {"out_channel": int or None, "in_channel": int}; formats : frame formats (default: the first
     of ``FRAME_FORMATS_BY_MODE[slm.mode]``; the first listed is the one :func:`read_export` reads);
-    lut_table : optional int table written as ``lut.txt`` (two-column LUT file).
+    lut_table : optional int table written as ``lut.txt`` (two-column LUT file); inputs : paths the
+    export was made from (model, LUT, calibration files), which ``out`` must not contain.
     """
     out = Path(out)
     slm = config.slm
@@ -168,9 +165,15 @@ def write_export(out, *, frames, config, scale, channels, tiled: bool, encoding:
         raise ValueError("'rgb24' packs frames for a DMD controller; list 'bmp1' or 'png' first to read back from")
     if "bmp" in formats and slm.bit_depth > 8:
         raise ValueError(f"'bmp' stores 8 bits; the {slm.bit_depth}-bit panel needs 'png' (16-bit) or 'csv'")
-    created = _prepare_out(out, force)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    if force and out.is_dir() and any(out.iterdir()) and not (out / MANIFEST_NAME).is_file():
+        # --force replaces an earlier export as a whole; a folder of other files is never swapped out
+        raise FileExistsError(f"export folder {str(out)!r} holds files but no {MANIFEST_NAME}: it is not an earlier "
+                              "export, and --force only replaces one; choose another (or an empty) folder")
+    # frames in every format (CSV text is the largest, ~4 bytes a pixel), the sidecar's copies, the phase
+    extra = sum(np.asarray(a).nbytes for a in (phase, amplitude) if a is not None)
+    check_disk_space(out.parent if out.parent.exists() else Path("."), frames.size * (4 * len(formats) + 8) + extra,
+                     f"the export to {str(out)!r}")
+    with atomic_dir(out, overwrite=force, inputs=inputs, what="export folder") as tmp:
         names, entries, packed = [], [], []
         meta = {"slm": slm.name, "bit_depth": slm.bit_depth, "gray_2pi": slm.gray_2pi, "sign": slm.sign,
                 "wavelength": config.wavelength, "encoding": encoding}
@@ -222,13 +225,7 @@ def write_export(out, *, frames, config, scale, channels, tiled: bool, encoding:
         }
         write_manifest(tmp / MANIFEST_NAME, manifest)
         names.append(MANIFEST_NAME)
-        _commit(tmp, out, names)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        for p in reversed(created):  # folders made for this export, innermost first, if still empty
-            if p.is_dir() and not any(p.iterdir()):
-                p.rmdir()
-        raise
+        _carry_user_files(out, tmp)
     return out / MANIFEST_NAME
 
 
@@ -236,6 +233,14 @@ def read_export(dir_or_manifest, verify: bool = True) -> ExportBundle:
     """Read an export folder (or its manifest.json) back: frames from the image files, the rest
     from the sidecar. ``verify``: check every file's sha256 against the manifest first."""
     manifest = read_manifest(dir_or_manifest)
+    try:
+        return _read_export(manifest, verify)
+    except (KeyError, TypeError, IndexError) as e:
+        raise ValueError(f"export manifest {manifest['_path']!r} is incomplete or damaged: entry "
+                         f"{e.args[0] if e.args else e!r} is missing or malformed; export again") from None
+
+
+def _read_export(manifest: dict, verify: bool) -> ExportBundle:
     folder = Path(manifest["_path"]).parent
     if verify:
         verify_checksums(folder, manifest)

@@ -270,7 +270,14 @@ def read_frame(path, fmt: str, n: int = 24) -> np.ndarray:
         return read_rgb24(path, n)
     if fmt not in readers:
         raise ValueError(f"unknown frame format {fmt!r}; known: {sorted(FORMATS)}")
-    return readers[fmt](path)
+    try:
+        return readers[fmt](path)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError) as e:  # PIL and numpy name neither the file nor the cause
+        if str(path) in str(e):
+            raise
+        raise ValueError(f"frame file {str(path)!r} cannot be read as {fmt} (truncated or damaged?): {e}") from None
 
 
 # ----------------------------------------------------------------------------- LUT files

@@ -26,6 +26,8 @@ depend on it.
 """
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import numpy as np
@@ -254,8 +256,12 @@ def export_model(model, slm, out, *, system: SystemConfig | None = None, tiled: 
     system (LUT, flatness, ...) before encoding. ``bench``: the bench's HardwareSettings (lenses,
     wavelength, display pitch, camera, misalignments), recorded in the export so that simulate
     rebuilds it (:func:`export_system`). Other arguments: :func:`export_masks`. Returns the
-    manifest path.
+    manifest path. ``out`` never contains ``model`` (when a path): that is refused even with ``force``.
     """
+    from optics4f.io.atomic import refuse_inputs
+
+    if isinstance(model, (str, os.PathLike)):
+        refuse_inputs(out, [model], "export folder")
     module, source = _load(model)
     front = getattr(module, "frontend", module)
     if type(front).__name__ == "HardwareFrontend":

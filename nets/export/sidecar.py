@@ -33,7 +33,7 @@ import numpy as np
 
 from optics4f._version import __version__
 from optics4f.io.atomic import atomic_path
-from optics4f.io.hdf5 import FORMAT_NAME, FORMAT_VERSION, read_tree, write_tree
+from optics4f.io.hdf5 import FORMAT_NAME, FORMAT_VERSION, config_from_tree, open_h5, read_tree, write_tree
 
 __all__ = ["SIDECAR_NAME", "MANIFEST_NAME", "MANIFEST_FORMAT", "MANIFEST_VERSION", "sha256", "write_sidecar",
            "read_sidecar", "write_manifest", "read_manifest", "verify_checksums"]
@@ -133,26 +133,28 @@ def _settings_tree(d: dict) -> dict:
 def read_sidecar(path) -> dict:
     """Contents of a sidecar: dict(frames, phase, amplitude, scale, out_channel, in_channel, config, settings,
     software_version). Missing datasets are None."""
-    import h5py
-
-    from optics4f.system.config import SystemConfig
-
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {str(path)!r}")
-    with h5py.File(path, "r") as f:
-        kind = f.attrs.get("kind", b"")
-        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-        if f.attrs.get("format", None) not in (FORMAT_NAME, FORMAT_NAME.encode()) or kind != _KIND:
-            raise ValueError(f"{str(path)!r} is not an optics4f SLM-export sidecar (kind={kind!r})")
-        ver = str(f.attrs["format_version"])
-        if ver.split(".")[0] != FORMAT_VERSION.split(".")[0]:
-            raise ValueError(f"{str(path)!r} has format_version {ver!r}; this optics4f reads {FORMAT_VERSION}.x")
-        out = {k: (f[k][()] if k in f else None) for k in ("frames", "phase", "amplitude", "scale", "out_channel",
-                                                            "in_channel")}
-        out["config"] = SystemConfig.from_dict(read_tree(f["config"]))
-        out["settings"] = read_tree(f["settings"])
-        out["software_version"] = str(f.attrs["software_version"])
+    with open_h5(path, "sidecar") as f:
+        try:
+            return _read_sidecar(f, path)
+        except (KeyError, OSError) as e:
+            raise ValueError(f"sidecar {str(path)!r} is incomplete or damaged: {e.args[0] if e.args else e} "
+                             "(truncated or damaged?)") from None
+
+
+def _read_sidecar(f, path) -> dict:
+    kind = f.attrs.get("kind", b"")
+    kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+    if f.attrs.get("format", None) not in (FORMAT_NAME, FORMAT_NAME.encode()) or kind != _KIND:
+        raise ValueError(f"{str(path)!r} is not an optics4f SLM-export sidecar (kind={kind!r})")
+    ver = str(f.attrs["format_version"])
+    if ver.split(".")[0] != FORMAT_VERSION.split(".")[0]:
+        raise ValueError(f"{str(path)!r} has format_version {ver!r}; this optics4f reads {FORMAT_VERSION}.x")
+    out = {k: (f[k][()] if k in f else None) for k in ("frames", "phase", "amplitude", "scale", "out_channel",
+                                                        "in_channel")}
+    out["config"] = config_from_tree(f["config"], path)
+    out["settings"] = read_tree(f["settings"])
+    out["software_version"] = str(f.attrs["software_version"])
     return out
 
 

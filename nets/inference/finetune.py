@@ -119,7 +119,19 @@ def finetune(model=None, teacher=None, *, modes=MODES, settings: HardwareSetting
     (OpticalStudent) per mode, not JSON."""
     import torch
 
+    from optics4f.validate import choice, integer, positive
+
     from nets.checkpoint import load_model
+
+    epochs = integer("epochs", epochs, min=1)
+    lr, frontend_lr = positive("lr", lr), positive("frontend_lr", frontend_lr)
+    batch_size = integer("batch_size", batch_size, min=1)
+    calibration_images = integer("calibration_images", calibration_images, min=1)
+    for name, v in (("train_limit", train_limit), ("limit", limit)):
+        if v is not None:
+            integer(name, v, min=1)
+    for m in modes:
+        choice("modes", m, MODES)
 
     from .simulate import DEFAULT_MODEL, DEFAULT_TEACHER, _dataset, load_student
 

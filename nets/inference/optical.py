@@ -115,14 +115,31 @@ class HardwareSettings:
     seed: int = 0
 
     def __post_init__(self):
+        from optics4f.validate import finite, integer, physical, positive
+
         if self.slm_mode not in ("phase", "complex"):
             raise ValueError(f"slm_mode must be 'phase' or 'complex', got {self.slm_mode!r}")
+        if self.slm_bits is not None:
+            self.slm_bits = integer("slm_bits", self.slm_bits, min=1, max=16)
+        if self.camera_bits is not None:
+            self.camera_bits = integer("camera_bits", self.camera_bits, min=1, max=16)
+        self.pitch = physical("pitch", self.pitch)
+        self.wavelength = physical("wavelength", self.wavelength)
+        self.full_well = positive("full_well", self.full_well, unit="e-")
+        self.read_noise = positive("read_noise", self.read_noise, allow_zero=True, unit="e- rms")
+        self.slm_rotation = finite("slm_rotation", self.slm_rotation)
+        self.fourier_defocus = physical("fourier_defocus", self.fourier_defocus, "distance", signed=True)
+        self.pad = finite("pad", self.pad)
+        if self.pad < 1:
+            raise ValueError(f"pad must be >= 1 (zero-padding factor), got pad={self.pad!r}")
+        self.seed = integer("seed", self.seed)
         if not 0 <= self.black_level < 0.5:
             raise ValueError(f"black_level must be in [0, 0.5) (fraction of the camera's full scale), got "
                              f"{self.black_level!r}")
         if not 0 < self.exposure_fill <= 1:
             raise ValueError(f"exposure_fill must be in (0, 1] (fraction of the full well), got {self.exposure_fill!r}")
-        self.slm_shift = tuple(float(s) for s in np.broadcast_to(np.asarray(self.slm_shift, float), (2,)))
+        self.slm_shift = tuple(finite(f"slm_shift[{i}]", float(s))
+                               for i, s in enumerate(np.broadcast_to(np.asarray(self.slm_shift, float), (2,))))
 
     def camera_dict(self, shape, pixel_pitch) -> dict:
         """The Camera settings (dict) of this bench for a sensor of ``shape`` pixels at ``pixel_pitch`` m;

@@ -44,9 +44,26 @@ def parse_values(text: str | None, param: str) -> list:
     if not text:
         return list(SWEEPS[param][1])
     try:
-        return [float(v) for v in text.split(",") if v.strip()]
+        values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise ValueError(f"--values must be comma-separated numbers, e.g. '1,2,4', got {text!r}") from None
+    if not values:
+        raise ValueError(f"--values holds no number, got {text!r}; give e.g. '1,2,4'")
+    return [check_value(param, v) for v in values]
+
+
+def check_value(param: str, v):
+    """One sweep value, checked for the parameter (bit depths are integers 1-16; noise levels >= 0)."""
+    from optics4f.validate import finite, integer, positive
+
+    name = f"--values ({param})"
+    if param in ("slm_bits", "camera_bits"):
+        return integer(name, v, min=1, max=16)  # 2.9 is refused, not run as 2 bits
+    if param == "full_well":
+        return positive(name, v, unit="e-")
+    if param in ("read_noise", "shift", "defocus"):
+        return positive(name, v, allow_zero=True) if param == "read_noise" else finite(name, v)
+    return finite(name, v)
 
 
 def sweep(param: str, values=None, model=None, settings: HardwareSettings | None = None, progress: bool = False,
@@ -58,7 +75,7 @@ def sweep(param: str, values=None, model=None, settings: HardwareSettings | None
 
     if param not in SWEEPS:
         raise ValueError(f"unknown sweep parameter {param!r}; choose one of {sorted(SWEEPS)}")
-    values = list(SWEEPS[param][1] if values is None else values)
+    values = [check_value(param, v) for v in (SWEEPS[param][1] if values is None else values)]
     base = settings or HardwareSettings()
     rows = []
     for v in tqdm(values, desc=f"sweep {param}", disable=not progress):

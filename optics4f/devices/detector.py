@@ -108,7 +108,9 @@ def bin_pixels(irradiance, sample_pitch, camera_shape, k, fill_factor: float = 1
 
 def photon_energy(wavelength: float) -> float:
     """h c / lambda, joules per photon (wavelength in metres)."""
-    return constants.h * constants.c / wavelength
+    from ..validate import physical
+
+    return constants.h * constants.c / physical("wavelength", wavelength)
 
 
 def mean_electrons(power, wavelength: float, exposure_time: float, quantum_efficiency: float = 1.0,
@@ -251,8 +253,12 @@ class Camera:
     noise_model: str = "poisson"
 
     def __post_init__(self):
-        self.shape = tuple(int(s) for s in np.broadcast_to(np.asarray(self.shape), (2,)))
-        _check("shape", self.shape, min(self.shape) >= 1, "give (ny, nx) positive pixel counts")
+        from ..validate import check_memory, physical, shape2
+
+        self.shape = shape2("shape", self.shape)
+        check_memory(16.0 * self.shape[0] * self.shape[1], f"a {self.shape[0]} x {self.shape[1]} pixel camera",
+                     "give the sensor's real pixel count")
+        self.pixel_pitch = physical("pixel_pitch", self.pixel_pitch, "pitch")
         for name in ("pixel_pitch", "exposure_time", "full_well"):
             v = getattr(self, name)
             _check(name, v, np.isfinite(v) and v > 0, "must be positive and finite (SI units)")
@@ -298,9 +304,14 @@ class Camera:
         return bin_pixels(intensity(u), (dy, dx), self.shape, k, self.fill_factor)
 
     def mean_electrons(self, u, sample_pitch, wavelength: float):
-        """Expected electrons per pixel (signal and dark), before noise and saturation."""
-        return mean_electrons(self.pixel_power(u, sample_pitch), wavelength, self.exposure_time,
-                              self.quantum_efficiency, self.dark_current)
+        """Expected electrons per pixel (signal and dark), before noise and saturation.
+
+        A field holding NaN or Inf is refused (it would digitise to arbitrary counts)."""
+        from ..validate import finite_array
+
+        out = mean_electrons(self.pixel_power(u, sample_pitch), wavelength, self.exposure_time,
+                             self.quantum_efficiency, self.dark_current)
+        return finite_array("u (the field on the camera)", out)
 
     def electrons(self, mean, rng=None):
         """Noisy electrons from their mean (noise off: the mean); not yet saturated."""

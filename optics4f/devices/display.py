@@ -70,10 +70,9 @@ class InputDisplay:
 
     def __post_init__(self):
         self.resolution = check_resolution(self.resolution)
-        p = float(self.pitch)
-        if not (np.isfinite(p) and p > 0):
-            raise ValueError(f"pitch must be positive and finite (m), got {self.pitch!r}")
-        self.pitch = p
+        from ..validate import physical
+
+        self.pitch = physical("pitch", self.pitch)
         if self.mode not in DISPLAY_MODES:
             raise ValueError(f"mode must be one of {DISPLAY_MODES}, got {self.mode!r}")
         self.bit_depth = _check_bits(self.bit_depth)

@@ -66,6 +66,7 @@ import numpy as np
 from ..backend import DEFAULT_COMPLEX, get_xp
 from ..grid import Grid
 from . import render
+from ..validate import physical
 
 __all__ = [
     "SLM",
@@ -97,6 +98,9 @@ def check_resolution(resolution) -> tuple:
         ok = False
     if not ok:
         raise ValueError(f"resolution must be two positive integers (ny, nx) in pixels, got {resolution!r}")
+    from ..validate import check_memory
+
+    check_memory(16.0 * res[0] * res[1], f"a {res[0]} x {res[1]} pixel panel", "give the panel's real resolution")
     return res
 
 
@@ -309,7 +313,7 @@ class SLM:
         if self.mode == "binary" and self.bit_depth != 1:
             raise ValueError(f"mode 'binary' (DMD) needs bit_depth=1, got {self.bit_depth}; use mode 'amplitude' "
                              "for a gray-level amplitude panel")
-        self.pitch = _positive(self.pitch, "pitch", "m")
+        self.pitch = physical("pitch", _positive(self.pitch, "pitch", "m"))
         top = 2**self.bit_depth - 1
         if self.gray_2pi is None:
             self.gray_2pi = top
@@ -329,7 +333,8 @@ class SLM:
             if self.mode == "amplitude" and (self.lut.min() < 0 or self.lut.max() > 1):
                 raise ValueError("lut of an amplitude panel must hold amplitudes in [0, 1]")
         if self.design_wavelength is not None:
-            self.design_wavelength = _positive(self.design_wavelength, "design_wavelength", "m")
+            self.design_wavelength = physical("design_wavelength", _positive(self.design_wavelength,
+                                                                              "design_wavelength", "m"), "wavelength")
         if self.flatness is not None:
             f = np.asarray(self.flatness.get() if hasattr(self.flatness, "get") else self.flatness, dtype=np.float64)
             if f.shape != self.resolution:
@@ -409,7 +414,7 @@ class SLM:
         """lambda_design / lambda (1 without a design wavelength or a working wavelength)."""
         if wavelength is None or self.design_wavelength is None:
             return 1.0
-        return self.design_wavelength / _positive(wavelength, "wavelength", "m")
+        return self.design_wavelength / physical("wavelength", _positive(wavelength, "wavelength", "m"))
 
     def phase_lut(self) -> np.ndarray:
         """Phase (rad, design wavelength) of each gray level: the measured LUT or the linear law."""

@@ -36,6 +36,7 @@ import numpy as np
 from .._version import __version__
 from ..backend import to_numpy
 from ..grid import as_pitch
+from ..validate import to_si, unit_scale
 from .atomic import atomic_path
 
 __all__ = [
@@ -80,6 +81,34 @@ class FieldFile:
     attrs: dict = dc_field(default_factory=dict)  # user attributes
     format_version: str = FORMAT_VERSION
     software_version: str = ""
+
+
+def open_h5(path, what: str = "file"):
+    """Open an HDF5 file for reading; a missing, truncated or non-HDF5 file raises an error naming it."""
+    h5py = _h5py()
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such {what}: {str(path)!r}")
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise ValueError(f"{what} {str(path)!r} is not a readable HDF5 file (truncated or damaged?): "
+                         f"{str(e).splitlines()[0]}") from None
+
+
+def config_from_tree(group, path):
+    """A SystemConfig from an HDF5 group written by :func:`write_tree` (its ``units`` attributes honoured)."""
+    from ..system.config import UNITS, SystemConfig, _missing_settings
+
+    where = f"configuration in {str(path)!r}"
+    d = read_tree(group, expected_units=UNITS, where=where)
+    missing = _missing_settings(d)  # write_tree stores every setting (None ones as empty datasets)
+    if missing:
+        raise ValueError(f"{where} ({group.name}) is incomplete: setting(s) {missing} missing; save it again")
+    try:
+        return SystemConfig.from_dict(d)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{where}: {e}") from None
 
 
 def _write_root(f):
@@ -182,29 +211,39 @@ def save_mask(path, mask, *, pitch, wavelength: float, plane: str = "fourier", *
 
 def load_field(path) -> FieldFile:
     """Read a file written by :func:`save_field` / :func:`save_mask`."""
-    h5py = _h5py()
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {str(path)!r}")
-    with h5py.File(path, "r") as f:
-        ver = _check_root(f, path)
-        if "entry/data" not in f:
-            raise ValueError(f"{str(path)!r} holds no /entry/data group; is it a configuration file? "
-                             "(use load_config)")
-        g = f["entry/data"]
-        kind = _str(g.attrs["signal"])
-        d = g[kind]
-        reserved = {"units", "kind", "plane", "wavelength", "pixel_pitch", "attribute_units"}
-        extra = {k: v for k, v in d.attrs.items() if k not in reserved}
-        config = None
-        if "config" in f["entry"]:
-            from ..system.config import SystemConfig
+    with open_h5(path, "field file") as f:
+        try:
+            return _read_field(f, path)
+        except (KeyError, OSError) as e:
+            raise ValueError(f"field file {str(path)!r} is incomplete or damaged: {e.args[0] if e.args else e} "
+                             "(truncated, or not written by save_field?)") from None
 
-            config = SystemConfig.from_dict(read_tree(f["entry/config"]))
-        pitch = tuple(float(p) for p in d.attrs["pixel_pitch"])
-        return FieldFile(data=d[()], pitch=pitch, wavelength=float(d.attrs["wavelength"]),
-                         plane=_str(d.attrs["plane"]), kind=kind, units=_str(d.attrs["units"]), config=config,
-                         attrs=extra, format_version=ver, software_version=_str(f.attrs["software_version"]))
+
+def _read_field(f, path):
+    ver = _check_root(f, path)
+    if "entry/data" not in f:
+        raise ValueError(f"{str(path)!r} holds no /entry/data group; is it a configuration file? "
+                         "(use load_config)")
+    g = f["entry/data"]
+    kind = _str(g.attrs["signal"])
+    d = g[kind]
+    reserved = {"units", "kind", "plane", "wavelength", "pixel_pitch", "attribute_units"}
+    extra = {k: v for k, v in d.attrs.items() if k not in reserved}
+    config = None
+    if "config" in f["entry"]:
+        config = config_from_tree(f["entry/config"], path)
+    try:
+        au = json.loads(_str(d.attrs.get("attribute_units", "{}")))
+    except ValueError:
+        raise ValueError(f"{str(path)!r}: attribute_units is not JSON") from None
+    pitch = tuple(float(p) * unit_scale(au.get("pixel_pitch", "m"), "m", f"{str(path)!r} pixel_pitch")
+                  for p in d.attrs["pixel_pitch"])
+    wavelength = float(d.attrs["wavelength"]) * unit_scale(au.get("wavelength", "m"), "m",
+                                                            f"{str(path)!r} wavelength")
+    return FieldFile(data=d[()], pitch=pitch, wavelength=wavelength,
+                     plane=_str(d.attrs["plane"]), kind=kind, units=_str(d.attrs["units"]), config=config,
+                     attrs=extra, format_version=ver, software_version=_str(f.attrs["software_version"]))
 
 
 def save_config(path, config, overwrite: bool = False):
@@ -221,17 +260,12 @@ def save_config(path, config, overwrite: bool = False):
 
 def load_config(path):
     """Read a configuration from an HDF5 file (``/config``, or ``/entry/config`` of a field file)."""
-    from ..system.config import SystemConfig
-
-    h5py = _h5py()
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {str(path)!r}")
-    with h5py.File(path, "r") as f:
+    with open_h5(path, "configuration file") as f:
         _check_root(f, path)
         for where in ("config", "entry/config"):
             if where in f:
-                return SystemConfig.from_dict(read_tree(f[where]))
+                return config_from_tree(f[where], path)
     raise ValueError(f"{str(path)!r} holds no configuration (/config or /entry/config)")
 
 
@@ -264,13 +298,17 @@ def write_tree(group, tree: dict, units: dict | None = None, prefix: str = ""):
             d.attrs["units"] = units[path]
 
 
-def read_tree(group) -> dict:
-    """Inverse of :func:`write_tree`: nested dict of Python scalars, tuples, strings and arrays."""
+def read_tree(group, expected_units: dict | None = None, where: str = "file") -> dict:
+    """Inverse of :func:`write_tree`: nested dict of Python scalars, tuples, strings and arrays.
+
+    ``expected_units``: leaf name -> SI unit. A leaf whose ``units`` attribute differs is converted
+    when the unit converts (nm -> m, deg -> rad, ...) and refused otherwise, so that a value written
+    in other units is never read as SI."""
     h5py = _h5py()
     out = {}
     for key, item in group.items():
         if isinstance(item, h5py.Group):
-            out[key] = read_tree(item)
+            out[key] = read_tree(item, expected_units, where)
             continue
         if item.shape is None:
             out[key] = None
@@ -282,5 +320,8 @@ def read_tree(group) -> dict:
             v = tuple(x.item() if isinstance(x, np.generic) else x for x in v.tolist())
         elif isinstance(v, np.generic):
             v = v.item()
+        unit = item.attrs.get("units", None)
+        if expected_units is not None and unit is not None and key in expected_units and v is not None:
+            v = to_si(v, _str(unit), expected_units[key], f"{where}: {item.name}")
         out[key] = v
     return out

@@ -76,14 +76,14 @@ class TransferPropagator(LinearOperator):
 
     def __init__(self, shape, pitch, wavelength, z, pad=2.0, band_limit=True, dtype=DEFAULT_COMPLEX,
                  strict=False):
+        from ..grid import check_padded_memory
+        from ..validate import finite, physical
+
         self.in_grid = self.out_grid = Grid(shape, pitch)
-        if not (np.isfinite(wavelength) and wavelength > 0):
-            raise ValueError(f"wavelength must be positive (metres), got {wavelength!r}")
-        if not np.isfinite(z):
-            raise ValueError(f"z must be finite (metres), got {z!r}")
-        self.wavelength = float(wavelength)
-        self.z = float(z)
-        self.pad = float(pad)
+        self.wavelength = physical("wavelength", wavelength)
+        self.z = physical("z", z, "distance", signed=True)  # z < 0 propagates backwards
+        self.pad = finite("pad", pad)
+        check_padded_memory(self.in_grid.shape, self.pad, what="the padded propagation grid")
         self.band_limit = bool(band_limit)
         self.dtype = np.dtype(dtype)
         self.strict = strict

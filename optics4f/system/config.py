@@ -13,8 +13,13 @@ Files
   ``None`` values are listed by name in the table's ``_none`` key, and arrays
   (LUT, flatness map) go to side files ``<stem>.<table>.<key>.npy`` next to
   the TOML, referenced as ``key = { npy = "file name" }`` (relative to the
-  TOML's folder). All files are written atomically; an existing file is
-  replaced only with ``overwrite=True``.
+  TOML's folder). Side files are named by a hash of their content
+  (``<stem>.<table>.<key>.<hash>.npy``) and written before the TOML, which is
+  replaced last in one rename: an interrupted save leaves the previous TOML
+  and the side files it names intact. Side files the previous TOML named and
+  the new one does not are removed afterwards. An existing TOML is replaced
+  only with ``overwrite=True``. A file written by ``save_toml`` must list
+  every setting: one with missing keys is reported as truncated.
 * HDF5 (:func:`optics4f.io.hdf5.save_config`): groups and datasets, arrays
   inline, a ``units`` attribute on every physical quantity.
 
@@ -29,8 +34,9 @@ Fourier plane should have at least one sample per SLM pixel, which
 from __future__ import annotations
 
 import dataclasses
-import math
-import tomllib
+import hashlib
+import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,10 +45,15 @@ import numpy as np
 from ..devices.detector import Camera
 from ..devices.display import InputDisplay
 from ..devices.slm import SLM
-from ..grid import Grid, padded_size
+from ..grid import Grid, check_padded_memory, padded_size
 from ..sampling import AliasingError, warn_sampling
 from .layout import TiledLayout
 from .misalignment import Misalignment
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: the same parser, as the tomli package (a dependency there)
+    import tomli as tomllib
 
 __all__ = ["SystemConfig", "Geometry", "FORMAT_VERSION", "UNITS"]
 
@@ -105,6 +116,58 @@ def _build(cls, d: dict, where: str):
         return cls(**{k: _leaf(v) for k, v in d.items()})
     except (TypeError, ValueError) as e:
         raise type(e)(f"[{where}] {e}") from None
+
+
+def _side_files(path: Path) -> set:
+    """Side-file names the TOML ``path`` refers to (in its folder; empty when it cannot be read)."""
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except (OSError, ValueError):
+        return set()
+    names = set()
+
+    def walk(d):
+        for v in d.values():
+            if isinstance(v, dict) and set(v) == {"npy"} and isinstance(v["npy"], str):
+                if "/" not in v["npy"] and "\\" not in v["npy"] and v["npy"].startswith(path.stem + "."):
+                    names.add(v["npy"])
+            elif isinstance(v, dict):
+                walk(v)
+
+    walk(doc)
+    return names
+
+
+def _remove_own_side_file(p: Path) -> None:
+    """Delete a side file that save_toml wrote and nobody changed: its name carries the hash of its
+    content. Other files a TOML names (a user's own arrays) are never deleted."""
+    m = re.fullmatch(r".+\.([0-9a-f]{16})\.npy", p.name)
+    try:
+        if m and p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest()[:16] == m.group(1):
+            p.unlink()
+    except OSError:
+        pass  # an orphan side file is harmless
+
+
+def _load_side(p: Path, key: str, where: str) -> np.ndarray:
+    if not p.is_file():
+        raise FileNotFoundError(f"{where}: side file {str(p)!r} of setting {key} does not exist")
+    try:
+        return np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise ValueError(f"{where}: side file {str(p)!r} of setting {key} is truncated or not a .npy array "
+                         f"({e})") from None
+
+
+def _missing_settings(d: dict) -> list:
+    """Dotted names of the settings a complete configuration dict lacks."""
+    missing = [f.name for f in dataclasses.fields(SystemConfig) if f.name not in d]
+    for name, cls in _NESTED.items():
+        sub = d.get(name)
+        if isinstance(sub, dict):
+            missing += [f"{name}.{f.name}" for f in dataclasses.fields(cls) if f.name not in sub]
+    return missing
 
 
 def _plain(obj) -> dict:
@@ -198,22 +261,22 @@ class SystemConfig:
     seed: int | None = None
 
     def __post_init__(self):
-        for name in ("wavelength", "f1", "f2"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a positive number of metres, got {v!r}")
-            setattr(self, name, float(v))
-        gs = tuple(np.broadcast_to(np.asarray(self.grid_shape), (2,)).tolist())
-        if not all(isinstance(g, int) and g >= 2 for g in gs):
-            raise ValueError(f"grid_shape must be two integers >= 2 (samples), got {self.grid_shape!r}")
-        self.grid_shape = gs
+        from ..validate import physical
+
+        self.wavelength = physical("wavelength", self.wavelength)
+        for name in ("f1", "f2"):
+            setattr(self, name, physical(name, getattr(self, name), "focal_length"))
+        from ..validate import finite, shape2
+
+        self.grid_shape = shape2("grid_shape", self.grid_shape, min=2)
         if isinstance(self.oversample, bool) or int(self.oversample) != self.oversample or self.oversample < 1:
             raise ValueError(f"oversample must be a positive integer (samples per display pixel), got "
                              f"{self.oversample!r}")
         self.oversample = int(self.oversample)
-        if not (isinstance(self.pad, (int, float)) and self.pad >= 1):
+        if isinstance(self.pad, bool) or not (isinstance(self.pad, (int, float)) and finite("pad", self.pad) >= 1):
             raise ValueError(f"pad must be >= 1 (zero-padding factor), got {self.pad!r}")
         self.pad = float(self.pad)
+        check_padded_memory(self.grid_shape, self.pad, what="the system's Fourier plane")
         if self.fourier_aperture is not None and not self.fourier_aperture > 0:
             raise ValueError(f"fourier_aperture must be a positive radius in metres or None, got "
                              f"{self.fourier_aperture!r}")
@@ -232,8 +295,9 @@ class SystemConfig:
         if self.slm.mode not in allowed:
             raise ValueError(f"encoding {self.encoding!r} does not work on an SLM in mode {self.slm.mode!r}; "
                              f"it needs mode {' or '.join(allowed)} (or use encoding='auto')")
-        self.lee_carrier = tuple(float(c) for c in np.broadcast_to(np.asarray(self.lee_carrier), (2,)))
-        if not (math.isfinite(self.illumination) and self.illumination > 0):
+        self.lee_carrier = tuple(finite(f"lee_carrier[{i}]", float(c))
+                                 for i, c in enumerate(np.broadcast_to(np.asarray(self.lee_carrier), (2,))))
+        if not (finite("illumination", self.illumination) > 0):
             raise ValueError(f"illumination must be > 0 (sqrt(W)/m), got {self.illumination!r}")
         self.illumination = float(self.illumination)
         if self.detection not in DETECTIONS:
@@ -241,7 +305,7 @@ class SystemConfig:
         if int(self.holography_steps) != self.holography_steps or self.holography_steps < 3:
             raise ValueError(f"holography_steps must be an integer >= 3, got {self.holography_steps!r}")
         self.holography_steps = int(self.holography_steps)
-        if not (math.isfinite(self.reference_amplitude) and self.reference_amplitude > 0):
+        if not (finite("reference_amplitude", self.reference_amplitude) > 0):
             raise ValueError(f"reference_amplitude must be > 0 (sqrt(W)/m), got {self.reference_amplitude!r}")
         if self.seed is not None and (isinstance(self.seed, bool) or int(self.seed) != self.seed):
             raise ValueError(f"seed must be an integer or None, got {self.seed!r}")
@@ -291,7 +355,7 @@ class SystemConfig:
 
     # -- TOML ------------------------------------------------------------------------------------
     def save_toml(self, path, overwrite: bool = False) -> Path:
-        """Write a TOML file (and side .npy files for arrays), atomically."""
+        """Write a TOML file (and side .npy files for arrays) as one set (see the module docstring)."""
         import tomli_w
 
         from ..io.atomic import atomic_open, atomic_path, check_writable
@@ -307,8 +371,11 @@ class SystemConfig:
                 elif isinstance(v, dict):
                     out[k] = table(v, f"{prefix}{k}.")
                 elif isinstance(v, np.ndarray):
-                    fname = f"{path.stem}.{prefix}{k}.npy"
-                    side[fname] = v
+                    buf = io.BytesIO()
+                    np.save(buf, v, allow_pickle=False)
+                    data = buf.getvalue()
+                    fname = f"{path.stem}.{prefix}{k}.{hashlib.sha256(data).hexdigest()[:16]}.npy"
+                    side[fname] = data
                     out[k] = {"npy": fname}
                 else:
                     out[k] = list(v) if isinstance(v, tuple) else v
@@ -318,41 +385,76 @@ class SystemConfig:
 
         doc = {"format": "optics4f.system", "format_version": FORMAT_VERSION,
                "units": "SI: m, s, rad; camera in e- and ADU", **table(self.to_dict(), "")}
-        for fname, arr in side.items():
-            with atomic_path(path.parent / fname, overwrite=overwrite) as tmp:
-                with open(tmp, "wb") as fh:
-                    np.save(fh, arr, allow_pickle=False)
-        with atomic_open(path, "wb", overwrite=overwrite) as fh:
+        old_side = _side_files(path) if path.exists() else set()
+        for fname, data in side.items():  # content-named: an existing one already holds these bytes
+            target = path.parent / fname
+            if target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data:
+                continue
+            with atomic_path(target, overwrite=True) as tmp:
+                tmp.write_bytes(data)
+        with atomic_open(path, "wb", overwrite=overwrite) as fh:  # the commit: one rename
             tomli_w.dump(doc, fh)
+        for fname in old_side - set(side):
+            _remove_own_side_file(path.parent / fname)
         return path
 
     @classmethod
     def load_toml(cls, path) -> "SystemConfig":
-        """Read a TOML file written by :meth:`save_toml` (or by hand)."""
+        """Read a TOML file written by :meth:`save_toml` (or by hand).
+
+        Errors name the file and what is wrong: missing, unreadable, not TOML, empty, truncated (a file
+        written by ``save_toml`` lacks settings), a missing or corrupt side file, a bad value."""
         path = Path(path)
-        with open(path, "rb") as fh:
-            doc = tomllib.load(fh)
+        where = f"configuration {str(path)!r}"
+        if not path.is_file():
+            raise FileNotFoundError(f"{where} does not exist" if not path.exists() else f"{where} is not a file")
+        try:
+            with open(path, "rb") as fh:
+                doc = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{where} is not valid TOML (truncated or damaged?): {e}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{where} is not a text (TOML) file") from None
+        if not doc:
+            raise ValueError(f"{where} is empty: it holds no settings")
         fmt = doc.pop("format", "optics4f.system")
         if fmt != "optics4f.system":
             raise ValueError(f"{str(path)!r} is not an optics4f system configuration (format = {fmt!r})")
+        written = "format_version" in doc  # by save_toml, which lists every setting
         ver = str(doc.pop("format_version", FORMAT_VERSION))
         if ver.split(".")[0] != FORMAT_VERSION.split(".")[0]:
             raise ValueError(f"{str(path)!r} has format_version {ver!r}; this optics4f reads {FORMAT_VERSION}.x")
+        units = doc.pop("units", None)
+        if units is not None and not str(units).startswith("SI"):
+            raise ValueError(f"{where} declares units = {units!r}; optics4f reads SI values only (m, s, rad): "
+                             "convert the values and set units = \"SI\"")
 
-        def untable(d: dict, where: str) -> dict:
+        def untable(d: dict, where_: str) -> dict:
             out = {}
-            for k in d.pop("_none", []):
+            nones = d.pop("_none", [])
+            if not isinstance(nones, list):
+                raise ValueError(f"{where}: [{where_}] _none must be a list of setting names")
+            for k in nones:
                 out[k] = None
             for k, v in d.items():
                 if isinstance(v, dict) and set(v) == {"npy"}:
-                    out[k] = np.load(path.parent / v["npy"], allow_pickle=False)
+                    out[k] = _load_side(path.parent / str(v["npy"]), f"{where_}.{k}", where)
                 elif isinstance(v, dict):
-                    out[k] = untable(v, f"{where}.{k}")
+                    out[k] = untable(v, f"{where_}.{k}")
                 else:
                     out[k] = v
             return out
 
-        return cls.from_dict(untable(doc, "system"))
+        d = untable(doc, "system")
+        if written:
+            missing = _missing_settings(d)
+            if missing:
+                raise ValueError(f"{where} is truncated or incomplete: setting(s) {missing} missing (a file "
+                                 "written by save_toml lists every setting); restore it or save it again")
+        try:
+            return cls.from_dict(d)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{where}: {e}") from None
 
     # -- sampling ----------------------------------------------------------------------------------
     def geometry(self) -> Geometry:

@@ -93,9 +93,9 @@ class TiledLayout:
         if int(self.n_channels) != self.n_channels or self.n_channels < 1:
             raise ValueError(f"n_channels must be a positive integer, got {self.n_channels!r}")
         self.n_channels = int(self.n_channels)
-        self.tile_shape = tuple(int(s) for s in np.broadcast_to(np.asarray(self.tile_shape), (2,)))
-        if min(self.tile_shape) < 1:
-            raise ValueError(f"tile_shape must be positive (samples), got {self.tile_shape}")
+        from ..validate import shape2
+
+        self.tile_shape = shape2("tile_shape", self.tile_shape)  # (4.5, 4) is refused, not truncated
         if int(self.gap) != self.gap or self.gap < 0:
             raise ValueError(f"gap must be a non-negative integer (samples), got {self.gap!r}")
         self.gap = int(self.gap)
@@ -104,8 +104,8 @@ class TiledLayout:
         if self.arrangement is None:
             self.arrangement = _odd_arrangement(slots) if self.skip_axis else _square_arrangement(slots)
         else:
-            self.arrangement = tuple(int(a) for a in self.arrangement)
-            if len(self.arrangement) != 2 or self.arrangement[0] * self.arrangement[1] < slots:
+            self.arrangement = shape2("arrangement", self.arrangement)
+            if self.arrangement[0] * self.arrangement[1] < slots:
                 raise ValueError(f"arrangement (rows, cols) = {self.arrangement} holds fewer than "
                                  f"{slots} tiles (n_channels={self.n_channels}"
                                  f"{', plus the empty axis tile' if self.skip_axis else ''})")

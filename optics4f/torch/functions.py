@@ -33,6 +33,7 @@ from torch.autograd.function import once_differentiable
 
 from ..fourf import FourF
 from ..operator import LinearOperator
+from ..validate import finite_array
 from ._convert import check_precision, core_context, from_array, to_array
 from ._multichannel import MultiChannel4f
 
@@ -44,8 +45,10 @@ def _real_if(grad, real: bool):
 
 
 def _check_tensor(t, name):
+    """A tensor of finite values (NaN or Inf fields and masks are refused, as the core refuses them)."""
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    finite_array(name, t)
 
 
 class _LinearOp(torch.autograd.Function):

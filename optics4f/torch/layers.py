@@ -31,6 +31,7 @@ from ..fourf import FourF
 from ..kernels import kernel_to_mask
 from ..system.config import SystemConfig
 from ..system.hardware4f import Hardware4f
+from ..validate import check_memory, finite_array, shape2
 from ._convert import core_context, from_array, numpy_dtype, to_array
 from .devices import camera_detect, slm_transmission
 from .functions import phase_mask, spectral_conv
@@ -99,11 +100,16 @@ class SpectralConv4f(nn.Module):
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.mask_kind, self.detect = mask, detect
-        self.geometry = dict(shape=tuple(int(s) for s in shape), pitch=pitch, wavelength=float(wavelength),
+        self.geometry = dict(shape=shape2("shape", shape), pitch=pitch, wavelength=float(wavelength),
                              f1=float(f1), f2=None if f2 is None else float(f2), pad=float(pad))
         self._ops = {}
         op = self.operator(numpy_dtype(dtype))
         self.padded_shape = op.padded_shape
+        # the masks, their gradient and two optimiser moments
+        check_memory(4 * self.in_channels * self.out_channels * np.prod(self.padded_shape, dtype=float)
+                     * torch.empty((), dtype=dtype).element_size(),
+                     f"{self.out_channels} x {self.in_channels} Fourier masks of {self.padded_shape} samples",
+                     "use fewer channels or a smaller pad")
         if kernel_size > min(self.padded_shape):
             raise ValueError(f"kernel_size {kernel_size} does not fit the Fourier grid {self.padded_shape}")
         init = random_kernel_masks(self.out_channels, self.in_channels, kernel_size, self.padded_shape,
@@ -135,7 +141,7 @@ class SpectralConv4f(nn.Module):
         ``correlate=True`` takes ``nn.Conv2d`` weights (cross-correlation);
         phase-only layers keep the phase of the resulting masks.
         """
-        k = torch.as_tensor(kernels).detach().cpu()
+        k = finite_array("kernels", torch.as_tensor(kernels).detach().cpu())
         if k.dim() != 4 or tuple(k.shape[:2]) != (self.out_channels, self.in_channels):
             raise ValueError(f"kernels must have shape ({self.out_channels}, {self.in_channels}, kh, kw), "
                              f"got {tuple(k.shape)}")
