@@ -45,6 +45,18 @@ def _demo(p: argparse.ArgumentParser):
     return run
 
 
+#: CLI training defaults per role: the recipe of the KD table (benchmarks/kd_table.py, mnist5k preset):
+#: Adam under a cosine learning rate, random views (shift <= 2 px, rotation <= 10 deg, scale 0.9-1.1),
+#: KD as function matching (T = 1, alpha = 1, the teacher labelling each view).
+TRAIN_RECIPE = {
+    "teacher": {"epochs": 30, "lr": 2e-3},
+    "student": {"epochs": 60, "lr": 3e-3},
+    "baseline": {"epochs": 60, "lr": 3e-3},
+    "hardware": {"epochs": 4, "lr": 3e-4},
+}
+TRAIN_VIEWS = {"shift": 2.0, "rotate": 10.0, "scale": 0.1}
+
+
 @command("train", "train a teacher, a KD student, a linear baseline or a hardware student")
 def _train(p: argparse.ArgumentParser):
     import json
@@ -53,17 +65,30 @@ def _train(p: argparse.ArgumentParser):
                    help="teacher: nonlinear CNN/U-Net; student: SCLC linear student by KD (needs --teacher); "
                         "baseline: the student without KD; hardware: the student through the hardware 4f layer")
     p.add_argument("--task", choices=["classify", "segment"], default="classify", help="default: classify")
-    p.add_argument("--dataset", default="digits", help="dataset name or folder (nets.data; default: digits)")
+    p.add_argument("--dataset", default="digits",
+                   help="dataset name, folder (IDX, CIFAR-10, class folders train/<class>/*.png, images/+masks/) "
+                        "or .npz file (nets.data; default: digits)")
     p.add_argument("--teacher", default=None, metavar="PATH", help="trained teacher checkpoint (model.pt) for KD")
-    p.add_argument("--epochs", type=int, default=10, help="default 10")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="default: the KD table's recipe (teacher 30, student/baseline 60, hardware 4)")
     p.add_argument("--batch-size", type=int, default=64, help="per process (default 64)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--T", type=float, default=10.0, help="KD temperature (default 10)")
-    p.add_argument("--alpha", type=float, default=0.5, help="KD weight; 0 = cross-entropy only (default 0.5)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="Adam learning rate, cosine schedule (default: teacher 2e-3, student/baseline 3e-3, "
+                        "hardware 3e-4)")
+    p.add_argument("--schedule", choices=["cosine", "constant"], default="cosine", help="default cosine")
+    p.add_argument("--augment", default=json.dumps(TRAIN_VIEWS), metavar="JSON",
+                   help=f"random training views (nets.data.augment.Augment), default {json.dumps(TRAIN_VIEWS)}; "
+                        "'{}' for none (classification only)")
+    p.add_argument("--T", type=float, default=1.0, help="KD temperature (default 1)")
+    p.add_argument("--alpha", type=float, default=1.0, help="KD weight; 0 = cross-entropy only (default 1)")
     p.add_argument("--seed", type=int, default=0, help="default 0")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default auto)")
-    p.add_argument("--out", default="runs/train", help="output folder (default runs/train)")
+    p.add_argument("--out", default=None, help="output folder (default runs/ROLE); an existing model there is "
+                                               "kept unless --force")
+    p.add_argument("--force", action="store_true", help="replace the model and checkpoint already in --out")
     p.add_argument("--image-size", type=int, default=None, help="resize images to this many pixels per side")
+    p.add_argument("--resize", type=int, nargs=2, default=None, metavar=("H", "W"),
+                   help="resize images to H x W pixels (needed when a class-folder set mixes sizes)")
     p.add_argument("--pad", type=int, default=None, help="then centre them on a dark canvas this many pixels wide")
     p.add_argument("--train-limit", type=int, default=None, help="use this many training images")
     p.add_argument("--eval-limit", type=int, default=None, help="use this many evaluation images")
@@ -81,14 +106,26 @@ def _train(p: argparse.ArgumentParser):
 
         try:
             model = json.loads(args.model)
+            augment = json.loads(args.augment) or None
         except json.JSONDecodeError as e:
-            raise SystemExit(f"--model must be a JSON object: {e}")
-        res = train(dict(task=args.task, dataset=args.dataset, role=args.role, teacher=args.teacher,
-                         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, T=args.T, alpha=args.alpha,
-                         seed=args.seed, device=args.device, out_dir=args.out, image_size=args.image_size, pad=args.pad,
-                         train_limit=args.train_limit, eval_limit=args.eval_limit, eval_split=args.eval_split,
-                         max_steps=args.max_steps, model=model, resume=args.resume, select=args.select,
-                         progress=not args.no_progress))
+            raise SystemExit(f"optics4f train: --model and --augment must be JSON objects: {e}")
+        if args.image_size is not None and args.resize is not None:
+            raise SystemExit("optics4f train: give --image-size N or --resize H W, not both")
+        if args.task != "classify":
+            augment = None  # the views are for classification (a mask would need the same transform)
+        recipe = TRAIN_RECIPE[args.role]
+        try:
+            res = train(dict(task=args.task, dataset=args.dataset, role=args.role, teacher=args.teacher,
+                             epochs=recipe["epochs"] if args.epochs is None else args.epochs,
+                             batch_size=args.batch_size, lr=recipe["lr"] if args.lr is None else args.lr,
+                             schedule=args.schedule, augment=augment, T=args.T, alpha=args.alpha,
+                             seed=args.seed, device=args.device, out_dir=args.out, force=args.force,
+                             image_size=list(args.resize) if args.resize else args.image_size, pad=args.pad,
+                             train_limit=args.train_limit, eval_limit=args.eval_limit, eval_split=args.eval_split,
+                             max_steps=args.max_steps, model=model, resume=args.resume, select=args.select,
+                             progress=not args.no_progress))
+        except (FileExistsError, FileNotFoundError, ValueError) as e:
+            raise SystemExit(f"optics4f train: error: {e}")
         sel = res["selected"].get("eval_acc", float("nan"))
         test = f"; test accuracy {res['test']['acc']:.4f}" if res["test"] else ""
         print(f"{args.role}: epoch {res['selected_epoch']} kept, {args.eval_split} accuracy {sel:.4f}{test}; "
