@@ -4,6 +4,7 @@
     optics4f simulate      optical inference of a student on the simulated hardware (table, figures, report)
     optics4f finetune      hardware-aware fine-tuning (SLM frame and/or electronic back end)
     optics4f demo          ideal 4f propagation of a test pattern, with a figure
+    optics4f convert       a plain PyTorch model (TorchScript / ONNX) made an optics4f student
 
 Each subcommand registers itself in ``COMMANDS``: a name, a one-line help, a
 function that adds its arguments to a parser and a function that runs it.
@@ -132,6 +133,14 @@ def _train(p: argparse.ArgumentParser):
               f"model in {res['checkpoint']}")
         return 0
 
+    return run
+
+
+@command("convert", "turn a plain PyTorch model (TorchScript or ONNX file) into an optics4f student")
+def _convert(p: argparse.ArgumentParser):
+    from nets.convert.cli import add_arguments, run
+
+    add_arguments(p)
     return run
 
 
@@ -375,31 +384,58 @@ def _finetune(p: argparse.ArgumentParser):
     p.add_argument("--mode", choices=["frontend", "backend", "both"], default="both",
                    help="frontend: (a) SLM frame + back end through the hardware model; backend: (b) back end only, "
                         "optics fixed; both (default)")
-    p.add_argument("--epochs", type=int, default=1, help="default 1")
+    p.add_argument("--epochs", type=int, default=1, help="epochs per mode, >= 1 (default 1)")
+    p.add_argument("--lr", type=float, default=1e-2, help="back-end learning rate, Adam (default 1e-2)")
     p.add_argument("--train-limit", type=int, default=None, help="training images (default: all)")
+    p.add_argument("--val-limit", type=int, default=None, help="validation images, for selection (default: all)")
     p.add_argument("--limit", type=int, default=None, help="test images (default: all)")
-    p.add_argument("--dataset", default=None, help="dataset name or folder (default: the model's)")
-    p.add_argument("--report", type=Path, default=Path("out/finetune/report.json"),
-                   help="JSON report (default out/finetune/report.json)")
+    p.add_argument("--dataset", default=None, help="dataset name, folder or .npz (default: the model's)")
+    p.add_argument("--out", type=Path, default=Path("runs/finetune"), metavar="DIR",
+                   help="new folder for the kept model (model.pt + model.json) and report.json (default "
+                        "runs/finetune)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    p.add_argument("--report", type=Path, default=None, help="also write the JSON report here")
     _hardware_args(p)
 
     def run(args):
+        from nets.convert.convert import save_student
         from nets.inference.finetune import finetune
         from nets.inference.report import public, write_report
 
         modes = ("frontend", "backend") if args.mode == "both" else (args.mode,)
+        if args.out.exists() and not args.force:
+            raise SystemExit(f"optics4f finetune: error: --out {str(args.out)!r} already exists; give a new folder "
+                             "or --force to replace it")
         try:
             res = finetune(args.model, args.teacher, modes=modes, settings=_hardware_settings(args),
-                           dataset=args.dataset, train_limit=args.train_limit, limit=args.limit, epochs=args.epochs,
-                           seed=args.seed)
-        except (FileNotFoundError, ValueError) as e:
-            raise SystemExit(f"optics4f finetune: {e}")
-        print(f"digital (ideal)            {res['digital_accuracy']:.4f}")
-        print(f"simulated optical, before  {res['optical_accuracy']:.4f}")
+                           dataset=args.dataset, train_limit=args.train_limit, limit=args.limit,
+                           val_limit=args.val_limit, epochs=args.epochs, lr=args.lr, seed=args.seed)
+            cfg = dict(res["_model_config"])
+            if args.dataset is not None:
+                from nets.data import dataset_reference
+
+                cfg["train"] = dict(cfg.get("train", {}), dataset=dataset_reference(args.dataset))
+            cfg["finetune"] = public({k: v for k, v in res.items() if k != "_model_config"})
+            path = save_student(res["_student"], cfg, args.out, force=args.force,
+                                inputs=[p for p in (args.model, args.teacher) if p])
+        except (FileNotFoundError, FileExistsError, ValueError) as e:
+            raise SystemExit(f"optics4f finetune: error: {e}")
+        n, nv = res["n_images"], res["n_val_images"]
+        print(f"                           test ({n})  validation ({nv})")
+        print(f"digital (ideal)            {res['digital_accuracy']:.4f}       {res['val_digital_accuracy']:.4f}")
+        print(f"simulated optical, before  {res['optical_accuracy']:.4f}       {res['val_optical_accuracy']:.4f}")
         for m, label in (("frontend", "(a) SLM + back end"), ("backend", "(b) back end only")):
             if f"{m}_accuracy" in res:
-                print(f"{label:26s} {res[m + '_accuracy']:.4f}  (recovers {100 * res[m + '_recovered']:.0f} % of the gap)")
-        print(f"report: {write_report(args.report, public(res))}")
+                rec = res[m + "_recovered"]
+                gap = ("gap within one test image: no recovery figure" if rec is None
+                       else f"recovers {100 * rec:.0f} % of the gap")
+                print(f"{label:26s} {res[m + '_accuracy']:.4f}       {res[m + '_val_accuracy']:.4f}  "
+                      f"(epoch {res[m + '_epoch']} kept on validation; {gap})")
+        print(f"model kept: {res['kept']} (best on validation) -> {path}")
+        public_res = public({k: v for k, v in res.items() if k != "_model_config"})
+        print(f"report: {write_report(args.out / 'report.json', public_res)}")
+        if args.report:
+            write_report(args.report, public_res)
         return 0
 
     return run
