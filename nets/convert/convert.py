@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -210,7 +211,9 @@ def convert_file(path, image_size, in_channels: int = 1, *, front: int | None = 
     if path.suffix.lower() == ".onnx":
         reference = _onnx_reference(path)
     else:
-        ts = torch.jit.load(str(path), map_location="cpu").eval()
+        with warnings.catch_warnings():  # TorchScript is deprecated in torch, still the format users save
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ts = torch.jit.load(str(path), map_location="cpu").eval()
 
         def reference(x):
             with torch.no_grad():

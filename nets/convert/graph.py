@@ -23,6 +23,7 @@ the ``onnx`` package (``pip install onnx``). Pickled modules are not read.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -161,7 +162,9 @@ def _ts_layer(kind: str, args: list, where: str):
 def torchscript_layers(module) -> list:
     """Layers of a TorchScript module (``torch.jit.load``), frozen in eval mode."""
     try:
-        frozen = torch.jit.freeze(module.eval())
+        with warnings.catch_warnings():  # TorchScript is deprecated in torch, still the format users save
+            warnings.simplefilter("ignore", DeprecationWarning)
+            frozen = torch.jit.freeze(module.eval())
     except Exception as e:  # noqa: BLE001 - torch raises assorted types on modules it cannot freeze
         raise UnsupportedModel(f"cannot freeze the TorchScript module ({type(e).__name__}: {e})") from None
     graph = frozen.graph
@@ -205,7 +208,8 @@ def module_layers(module: torch.nn.Module, example: torch.Tensor) -> list:
     """Layers of an in-memory ``nn.Module``: traced on ``example`` (N, C, H, W), then read as TorchScript."""
     module = module.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
             traced = torch.jit.trace(module, example, check_trace=False)
     except Exception as e:  # noqa: BLE001
         raise UnsupportedModel(f"cannot trace the module on an input of shape {tuple(example.shape)} "
@@ -333,7 +337,9 @@ def read_model_file(path) -> list:
     if path.suffix.lower() == ".onnx":
         return onnx_layers(path)
     try:
-        module = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(path), map_location="cpu")
     except Exception:  # noqa: BLE001 - not TorchScript
         raise UnsupportedModel(
             f"{str(path)!r} is neither a TorchScript nor an ONNX file. A state_dict or a pickled module cannot be "
