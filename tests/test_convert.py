@@ -146,3 +146,27 @@ def _umask():
     m = os.umask(0)
     os.umask(m)
     return m
+
+
+def test_cli_convert_refuses_overwrites_and_a_readout_without_refit(tmp_path, capsys):
+    from nets.cli import main
+
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 8 * 8, 3))
+    torch.jit.trace(model.eval(), torch.zeros(1, 1, 8, 8)).save(str(tmp_path / "m.ts"))
+    out = tmp_path / "s"
+    assert main(["convert", str(tmp_path / "m.ts"), "--image-size", "8", "8", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "max relative logit difference" in text and "--readout intensity --refit" in text
+    first = (out / "model.pt").read_bytes()
+    with pytest.raises(SystemExit, match="already exists.*--force"):
+        main(["convert", str(tmp_path / "m.ts"), "--image-size", "8", "8", "--out", str(out)])
+    assert (out / "model.pt").read_bytes() == first
+    with pytest.raises(SystemExit, match="needs --refit"):
+        main(["convert", str(tmp_path / "m.ts"), "--image-size", "8", "8", "--readout", "intensity",
+              "--out", str(tmp_path / "i")])
+    with pytest.raises(SystemExit, match="never replaced"):  # the input's own folder, even with --force
+        main(["convert", str(tmp_path / "m.ts"), "--image-size", "8", "8", "--out", str(tmp_path), "--force"])
+    assert (tmp_path / "m.ts").is_file()
+    with pytest.raises(SystemExit, match="does not run on"):
+        main(["convert", str(tmp_path / "m.ts"), "--image-size", "9", "8", "--out", str(tmp_path / "x")])
