@@ -398,6 +398,8 @@ def _finetune(p: argparse.ArgumentParser):
     _hardware_args(p)
 
     def run(args):
+        import json
+
         from nets.convert.convert import save_student
         from nets.inference.finetune import finetune
         from nets.inference.report import public, write_report
@@ -415,9 +417,12 @@ def _finetune(p: argparse.ArgumentParser):
                 from nets.data import dataset_reference
 
                 cfg["train"] = dict(cfg.get("train", {}), dataset=dataset_reference(args.dataset))
-            cfg["finetune"] = public({k: v for k, v in res.items() if k != "_model_config"})
+            public_res = public({k: v for k, v in res.items() if k != "_model_config"})
+            cfg["finetune"] = public_res
+            report = json.dumps(public_res, indent=2, default=str) + "\n"
             path = save_student(res["_student"], cfg, args.out, force=args.force,
-                                inputs=[p for p in (args.model, args.teacher) if p])
+                                inputs=[p for p in (args.model, args.teacher) if p],
+                                extra_files={"report.json": report})
         except (FileNotFoundError, FileExistsError, ValueError) as e:
             raise SystemExit(f"optics4f finetune: error: {e}")
         n, nv = res["n_images"], res["n_val_images"]
@@ -431,9 +436,11 @@ def _finetune(p: argparse.ArgumentParser):
                        else f"recovers {100 * rec:.0f} % of the gap")
                 print(f"{label:26s} {res[m + '_accuracy']:.4f}       {res[m + '_val_accuracy']:.4f}  "
                       f"(epoch {res[m + '_epoch']} kept on validation; {gap})")
-        print(f"model kept: {res['kept']} (best on validation) -> {path}")
-        public_res = public({k: v for k, v in res.items() if k != "_model_config"})
-        print(f"report: {write_report(args.out / 'report.json', public_res)}")
+        print(f"model kept: {res['kept']} (best on validation of the start and (b)) -> {path}")
+        if res.get("frontend_val_accuracy", -1) > res.get("backend_val_accuracy", res["val_optical_accuracy"]):
+            print("note: (a) did best on validation, but a retrained SLM frame is not a student's masks and is "
+                  "not saved as a model; train a hardware student (optics4f train hardware) to keep it")
+        print(f"report: {args.out / 'report.json'}")
         if args.report:
             write_report(args.report, public_res)
         return 0

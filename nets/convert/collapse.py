@@ -126,7 +126,8 @@ def compose(front: list, in_channels: int):
         if ly["op"] == "conv":
             w = dense_weight(ly)
             if w.shape[1] != K.shape[0]:
-                raise UnsupportedModel(f"{describe(ly)} takes {w.shape[1]} channels, the layer before gives {K.shape[0]}")
+                raise UnsupportedModel(f"{describe(ly)} takes {w.shape[1]} channels, the layer before gives "
+                                       f"{K.shape[0]}")
             d = ly["dilation"]
             K = _full_conv(_spread(w, (s[0] * d[0], s[1] * d[1])), K)
             P = [P[0] + s[0] * ly["padding"][0], P[1] + s[1] * ly["padding"][2]]

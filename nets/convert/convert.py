@@ -300,10 +300,11 @@ def _umask() -> int:
     return m
 
 
-def save_student(student, cfg: dict, out, *, force: bool = False, inputs=()) -> Path:
-    """Write ``out/model.pt`` (+ ``model.json``) as one set: into a new folder, switched in with one
-    rename. An existing ``out`` is replaced only with ``force``, and never when it holds one of
-    ``inputs`` (the converted file). Files get the user's umask. Returns the model path."""
+def save_student(student, cfg: dict, out, *, force: bool = False, inputs=(), extra_files=None) -> Path:
+    """Write ``out/model.pt`` (+ ``model.json``, + ``extra_files`` {name: text}) as one set: into a
+    new folder, switched in with one rename. An existing ``out`` is replaced only with ``force``,
+    and never when it holds one of ``inputs`` (the converted file). Files get the user's umask.
+    Returns the model path."""
     from nets.checkpoint import save_checkpoint
 
     out = Path(out)
@@ -320,6 +321,8 @@ def save_student(student, cfg: dict, out, *, force: bool = False, inputs=()) -> 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         save_checkpoint(tmp / "model.pt", student, cfg)
+        for name, text in (extra_files or {}).items():
+            (tmp / name).write_text(text)
         mode = 0o666 & ~_umask()
         for f in tmp.iterdir():
             f.chmod(mode)

@@ -190,7 +190,8 @@ def _class_names(files: dict, root: Path, n_classes: int, flavour, named: bool, 
             raise FileNotFoundError(f"class-names file {str(p)!r} does not exist")
     if named:
         if n_classes > len(FLAVOURS[flavour]):
-            raise IdxFormatError(f"{files[('train', 'labels')]}: {flavour} labels lie in 0..{len(FLAVOURS[flavour]) - 1}, "
+            raise IdxFormatError(f"{files[('train', 'labels')]}: {flavour} labels lie in "
+                                 f"0..{len(FLAVOURS[flavour]) - 1}, "
                                  f"found labels up to {n_classes - 1}; for another dataset drop flavour= and "
                                  "give a classes.txt")
         return FLAVOURS[flavour][:n_classes]
