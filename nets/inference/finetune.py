@@ -119,6 +119,11 @@ def _kd_epochs(params, forward, teacher, x_all, y_all, epochs, lr, batch_size, s
 
 
 def _accuracy(optical: OpticalStudent, images, labels, batch_size=200) -> float:
+    """Simulated optical accuracy; the camera noise restarts from the system's seed on every call, so
+    two models are compared on the same noise stream (and one model always scores the same)."""
+    import numpy as np
+
+    optical.rng = np.random.default_rng(optical.system.seed)
     correct = 0
     for s in range(0, len(images), batch_size):
         logits, _ = optical(images[s:s + batch_size])
