@@ -55,6 +55,13 @@ TRAIN_RECIPE = {
     "baseline": {"epochs": 60, "lr": 3e-3},
     "hardware": {"epochs": 4, "lr": 3e-4},
 }
+#: The segmentation preset of the same table (synthetic-seg): no views, pixel-wise KD at alpha = 0.5.
+SEGMENT_RECIPE = {
+    "teacher": {"epochs": 60, "lr": 3e-3},
+    "student": {"epochs": 30, "lr": 3e-3, "alpha": 0.5},
+    "baseline": {"epochs": 30, "lr": 3e-3},
+    "hardware": {"epochs": 30, "lr": 3e-3, "alpha": 0.5},
+}
 TRAIN_VIEWS = {"shift": 2.0, "rotate": 10.0, "scale": 0.1}
 
 
@@ -71,7 +78,8 @@ def _train(p: argparse.ArgumentParser):
                         "or .npz file (nets.data; default: digits)")
     p.add_argument("--teacher", default=None, metavar="PATH", help="trained teacher checkpoint (model.pt) for KD")
     p.add_argument("--epochs", type=int, default=None,
-                   help="default: the KD table's recipe (teacher 30, student/baseline 60, hardware 4)")
+                   help="default: the KD table's recipe (teacher 30, student/baseline 60, hardware 4; "
+                        "segmentation: teacher 60, the others 30)")
     p.add_argument("--batch-size", type=int, default=64, help="per process (default 64)")
     p.add_argument("--lr", type=float, default=None,
                    help="Adam learning rate, cosine schedule (default: teacher 2e-3, student/baseline 3e-3, "
@@ -81,7 +89,8 @@ def _train(p: argparse.ArgumentParser):
                    help=f"random training views (nets.data.augment.Augment), default {json.dumps(TRAIN_VIEWS)}; "
                         "'{}' for none (classification only)")
     p.add_argument("--T", type=float, default=1.0, help="KD temperature (default 1)")
-    p.add_argument("--alpha", type=float, default=1.0, help="KD weight; 0 = cross-entropy only (default 1)")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="KD weight; 0 = cross-entropy only (default 1; segmentation 0.5)")
     p.add_argument("--seed", type=int, default=0, help="default 0")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default auto)")
     p.add_argument("--out", default=None, help="output folder (default runs/ROLE); an existing model there is "
@@ -114,12 +123,13 @@ def _train(p: argparse.ArgumentParser):
             raise SystemExit("optics4f train: give --image-size N or --resize H W, not both")
         if args.task != "classify":
             augment = None  # the views are for classification (a mask would need the same transform)
-        recipe = TRAIN_RECIPE[args.role]
+        recipe = (TRAIN_RECIPE if args.task == "classify" else SEGMENT_RECIPE)[args.role]
+        alpha = recipe.get("alpha", 1.0) if args.alpha is None else args.alpha
         try:
             res = train(dict(task=args.task, dataset=args.dataset, role=args.role, teacher=args.teacher,
                              epochs=recipe["epochs"] if args.epochs is None else args.epochs,
                              batch_size=args.batch_size, lr=recipe["lr"] if args.lr is None else args.lr,
-                             schedule=args.schedule, augment=augment, T=args.T, alpha=args.alpha,
+                             schedule=args.schedule, augment=augment, T=args.T, alpha=alpha,
                              seed=args.seed, device=args.device, out_dir=args.out, force=args.force,
                              image_size=list(args.resize) if args.resize else args.image_size, pad=args.pad,
                              train_limit=args.train_limit, eval_limit=args.eval_limit, eval_split=args.eval_split,

@@ -36,6 +36,6 @@ def test_default_out_folders_and_recipe():
     assert {TrainConfig(role=r, teacher="t.pt").out_dir for r in ("teacher", "student", "baseline", "hardware")} \
         == {"runs/teacher", "runs/student", "runs/baseline", "runs/hardware"}
     a = build_parser().parse_args(["train", "student", "--teacher", "t.pt"])
-    assert (a.T, a.alpha, a.schedule, a.epochs, a.lr, a.out) == (1.0, 1.0, "cosine", None, None, None)
+    assert (a.T, a.alpha, a.schedule, a.epochs, a.lr, a.out) == (1.0, None, "cosine", None, None, None)
     assert TRAIN_RECIPE["student"] == {"epochs": 60, "lr": 3e-3}  # benchmarks/kd_table.py, mnist5k preset
     assert '"rotate": 10.0' in a.augment
