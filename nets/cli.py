@@ -4,6 +4,7 @@
     optics4f simulate      optical inference of a student on the simulated hardware (table, figures, report)
     optics4f finetune      hardware-aware fine-tuning (SLM frame and/or electronic back end)
     optics4f demo          ideal 4f propagation of a test pattern, with a figure
+    optics4f convert       a plain PyTorch model (TorchScript / ONNX) made an optics4f student
 
 Each subcommand registers itself in ``COMMANDS``: a name, a one-line help, a
 function that adds its arguments to a parser and a function that runs it.
@@ -96,6 +97,23 @@ def _demo(p: argparse.ArgumentParser):
 #: Files ``optics4f train`` writes into its --out folder.
 TRAIN_OUTPUTS = ("model.pt", "model.json", "checkpoint.pt", "checkpoint.json", "metrics.csv", "metrics.json",
                  "curves.png")
+#: CLI training defaults per role: the recipe of the KD table (benchmarks/kd_table.py, mnist5k preset):
+#: Adam under a cosine learning rate, random views (shift <= 2 px, rotation <= 10 deg, scale 0.9-1.1),
+#: KD as function matching (T = 1, alpha = 1, the teacher labelling each view).
+TRAIN_RECIPE = {
+    "teacher": {"epochs": 30, "lr": 2e-3},
+    "student": {"epochs": 60, "lr": 3e-3},
+    "baseline": {"epochs": 60, "lr": 3e-3},
+    "hardware": {"epochs": 4, "lr": 3e-4},
+}
+#: The segmentation preset of the same table (synthetic-seg): no views, pixel-wise KD at alpha = 0.5.
+SEGMENT_RECIPE = {
+    "teacher": {"epochs": 60, "lr": 3e-3},
+    "student": {"epochs": 30, "lr": 3e-3, "alpha": 0.5},
+    "baseline": {"epochs": 30, "lr": 3e-3},
+    "hardware": {"epochs": 30, "lr": 3e-3, "alpha": 0.5},
+}
+TRAIN_VIEWS = {"shift": 2.0, "rotate": 10.0, "scale": 0.1}
 
 
 @command("train", "train a teacher, a KD student, a linear baseline or a hardware student")
@@ -107,18 +125,34 @@ def _train(p: argparse.ArgumentParser):
                    help="teacher: nonlinear CNN/U-Net; student: SCLC linear student by KD (needs --teacher); "
                         "baseline: the student without KD; hardware: the student through the hardware 4f layer")
     p.add_argument("--task", choices=["classify", "segment"], default="classify", help="default: classify")
-    p.add_argument("--dataset", default="digits", help="dataset name or folder (nets.data; default: digits)")
+    p.add_argument("--dataset", default="digits",
+                   help="dataset name, folder (IDX, CIFAR-10, class folders train/<class>/*.png, images/+masks/) "
+                        "or .npz file (nets.data; default: digits)")
     p.add_argument("--teacher", default=None, metavar="PATH", help="trained teacher checkpoint (model.pt) for KD")
-    p.add_argument("--epochs", type=int_arg(min=1), default=10, help="default 10")
+    p.add_argument("--epochs", type=int_arg(min=1), default=None,
+                   help="default: the KD table's recipe (teacher 30, student/baseline 60, hardware 4; "
+                        "segmentation: teacher 60, the others 30)")
     p.add_argument("--batch-size", type=int_arg(min=1), default=64, help="per process (default 64)")
-    p.add_argument("--lr", type=float_arg(min=0, strict=True), default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--T", type=float_arg(min=0, strict=True), default=10.0, help="KD temperature (default 10)")
-    p.add_argument("--alpha", type=float_arg(min=0), default=0.5, help="KD weight; 0 = cross-entropy only (default 0.5)")
+    p.add_argument("--lr", type=float_arg(min=0, strict=True), default=None,
+                   help="Adam learning rate, cosine schedule (default: teacher 2e-3, student/baseline 3e-3, "
+                        "hardware 3e-4)")
+    p.add_argument("--schedule", choices=["cosine", "constant"], default="cosine", help="default cosine")
+    p.add_argument("--augment", default=json.dumps(TRAIN_VIEWS), metavar="JSON",
+                   help=f"random training views (nets.data.augment.Augment), default {json.dumps(TRAIN_VIEWS)}; "
+                        "'{}' for none (classification only)")
+    p.add_argument("--T", type=float_arg(min=0, strict=True), default=1.0, help="KD temperature (default 1)")
+    p.add_argument("--alpha", type=float_arg(min=0), default=None,
+                   help="KD weight; 0 = cross-entropy only (default 1; segmentation 0.5)")
     p.add_argument("--seed", type=int_arg(min=0), default=0, help="default 0")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default auto)")
-    p.add_argument("--out", default="runs/train", help="output folder (default runs/train)")
+    p.add_argument("--out", default=None, help="output folder (default runs/ROLE); an existing model there is "
+                                               "kept unless --force")
+    p.add_argument("--force", action="store_true", help="replace the model and checkpoint already in --out")
     p.add_argument("--image-size", type=int_arg(min=1), default=None, help="resize images to this many pixels per side")
-    p.add_argument("--pad", type=int_arg(min=1), default=None, help="then centre them on a dark canvas this many pixels wide")
+    p.add_argument("--resize", type=int_arg(min=1), nargs=2, default=None, metavar=("H", "W"),
+                   help="resize images to H x W pixels (needed when a class-folder set mixes sizes)")
+    p.add_argument("--pad", type=int_arg(min=1), default=None,
+                   help="then centre them on a dark canvas this many pixels wide")
     p.add_argument("--train-limit", type=int_arg(min=1), default=None, help="use this many training images")
     p.add_argument("--eval-limit", type=int_arg(min=1), default=None, help="use this many evaluation images")
     p.add_argument("--eval-split", default="val", help="split evaluated each epoch, for model selection (default val)")
@@ -135,24 +169,44 @@ def _train(p: argparse.ArgumentParser):
 
         try:
             model = json.loads(args.model)
+            augment = json.loads(args.augment) or None
         except json.JSONDecodeError as e:
-            raise SystemExit(f"optics4f train: error: --model must be a JSON object: {e}")
-        if not isinstance(model, dict):
-            raise SystemExit(f"optics4f train: error: --model must be a JSON object, got {args.model!r}")
-        for name in TRAIN_OUTPUTS:  # the files train writes into --out
-            refuse_inputs(Path(args.out) / name, [args.teacher], "--out")
-        res = train(dict(task=args.task, dataset=args.dataset, role=args.role, teacher=args.teacher,
-                         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, T=args.T, alpha=args.alpha,
-                         seed=args.seed, device=args.device, out_dir=args.out, image_size=args.image_size, pad=args.pad,
-                         train_limit=args.train_limit, eval_limit=args.eval_limit, eval_split=args.eval_split,
-                         max_steps=args.max_steps, model=model, resume=args.resume, select=args.select,
-                         progress=not args.no_progress))
+            raise SystemExit(f"optics4f train: --model and --augment must be JSON objects: {e}")
+        if args.image_size is not None and args.resize is not None:
+            raise SystemExit("optics4f train: give --image-size N or --resize H W, not both")
+        if args.task != "classify":
+            augment = None  # the views are for classification (a mask would need the same transform)
+        if args.out is not None:
+            for name in TRAIN_OUTPUTS:  # the files train writes into --out
+                refuse_inputs(Path(args.out) / name, [args.teacher], "--out")
+        recipe = (TRAIN_RECIPE if args.task == "classify" else SEGMENT_RECIPE)[args.role]
+        alpha = recipe.get("alpha", 1.0) if args.alpha is None else args.alpha
+        try:
+            res = train(dict(task=args.task, dataset=args.dataset, role=args.role, teacher=args.teacher,
+                             epochs=recipe["epochs"] if args.epochs is None else args.epochs,
+                             batch_size=args.batch_size, lr=recipe["lr"] if args.lr is None else args.lr,
+                             schedule=args.schedule, augment=augment, T=args.T, alpha=alpha,
+                             seed=args.seed, device=args.device, out_dir=args.out, force=args.force,
+                             image_size=list(args.resize) if args.resize else args.image_size, pad=args.pad,
+                             train_limit=args.train_limit, eval_limit=args.eval_limit, eval_split=args.eval_split,
+                             max_steps=args.max_steps, model=model, resume=args.resume, select=args.select,
+                             progress=not args.no_progress))
+        except (FileExistsError, FileNotFoundError, ValueError) as e:
+            raise SystemExit(f"optics4f train: error: {e}")
         sel = res["selected"].get("eval_acc", float("nan"))
         test = f"; test accuracy {res['test']['acc']:.4f}" if res["test"] else ""
         print(f"{args.role}: epoch {res['selected_epoch']} kept, {args.eval_split} accuracy {sel:.4f}{test}; "
               f"model in {res['checkpoint']}")
         return 0
 
+    return run
+
+
+@command("convert", "turn a plain PyTorch model (TorchScript or ONNX file) into an optics4f student")
+def _convert(p: argparse.ArgumentParser):
+    from nets.convert.cli import add_arguments, run
+
+    add_arguments(p)
     return run
 
 
@@ -477,32 +531,68 @@ def _finetune(p: argparse.ArgumentParser):
     p.add_argument("--mode", choices=["frontend", "backend", "both"], default="both",
                    help="frontend: (a) SLM frame + back end through the hardware model; backend: (b) back end only, "
                         "optics fixed; both (default)")
-    p.add_argument("--epochs", type=int_arg(min=1), default=1, help="default 1")
+    p.add_argument("--epochs", type=int_arg(min=1), default=1, help="epochs per mode, >= 1 (default 1)")
+    p.add_argument("--lr", type=float_arg(min=0, strict=True), default=1e-2,
+                   help="back-end learning rate, Adam (default 1e-2)")
     p.add_argument("--train-limit", type=int_arg(min=1), default=None, help="training images (default: all)")
+    p.add_argument("--val-limit", type=int_arg(min=1), default=None,
+                   help="validation images, for selection (default: all)")
     p.add_argument("--limit", type=int_arg(min=1), default=None, help="test images (default: all)")
-    p.add_argument("--dataset", default=None, help="dataset name or folder (default: the model's)")
-    p.add_argument("--report", type=Path, default=Path("out/finetune/report.json"),
-                   help="JSON report (default out/finetune/report.json)")
+    p.add_argument("--dataset", default=None, help="dataset name, folder or .npz (default: the model's)")
+    p.add_argument("--out", type=Path, default=Path("runs/finetune"), metavar="DIR",
+                   help="new folder for the kept model (model.pt + model.json) and report.json (default "
+                        "runs/finetune)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    p.add_argument("--report", type=Path, default=None, help="also write the JSON report here")
     _hardware_args(p)
 
     def run(args):
+        import json
+
+        from nets.convert.convert import save_student
         from nets.inference.finetune import finetune
         from nets.inference.report import public, write_report
 
         refuse_inputs(args.report, [args.model, args.teacher], "--report")
         modes = ("frontend", "backend") if args.mode == "both" else (args.mode,)
+        if args.out.exists() and not args.force:
+            raise SystemExit(f"optics4f finetune: error: --out {str(args.out)!r} already exists; give a new folder "
+                             "or --force to replace it")
         try:
             res = finetune(args.model, args.teacher, modes=modes, settings=_hardware_settings(args),
-                           dataset=args.dataset, train_limit=args.train_limit, limit=args.limit, epochs=args.epochs,
-                           seed=args.seed)
-        except (FileNotFoundError, ValueError) as e:
-            raise SystemExit(f"optics4f finetune: {e}")
-        print(f"digital (ideal)            {res['digital_accuracy']:.4f}")
-        print(f"simulated optical, before  {res['optical_accuracy']:.4f}")
+                           dataset=args.dataset, train_limit=args.train_limit, limit=args.limit,
+                           val_limit=args.val_limit, epochs=args.epochs, lr=args.lr, seed=args.seed)
+            cfg = dict(res["_model_config"])
+            if args.dataset is not None:
+                from nets.data import dataset_reference
+
+                cfg["train"] = dict(cfg.get("train", {}), dataset=dataset_reference(args.dataset))
+            public_res = public({k: v for k, v in res.items() if k != "_model_config"})
+            cfg["finetune"] = public_res
+            report = json.dumps(public_res, indent=2, default=str) + "\n"
+            path = save_student(res["_student"], cfg, args.out, force=args.force,
+                                inputs=[p for p in (args.model, args.teacher) if p],
+                                extra_files={"report.json": report})
+        except (FileNotFoundError, FileExistsError, ValueError) as e:
+            raise SystemExit(f"optics4f finetune: error: {e}")
+        n, nv = res["n_images"], res["n_val_images"]
+        print(f"                           test ({n})  validation ({nv})")
+        print(f"digital (ideal)            {res['digital_accuracy']:.4f}       {res['val_digital_accuracy']:.4f}")
+        print(f"simulated optical, before  {res['optical_accuracy']:.4f}       {res['val_optical_accuracy']:.4f}")
         for m, label in (("frontend", "(a) SLM + back end"), ("backend", "(b) back end only")):
             if f"{m}_accuracy" in res:
-                print(f"{label:26s} {res[m + '_accuracy']:.4f}  (recovers {100 * res[m + '_recovered']:.0f} % of the gap)")
-        print(f"report: {write_report(args.report, public(res))}")
+                rec = res[m + "_recovered"]
+                gap = ("gap within one test image: no recovery figure" if rec is None
+                       else f"recovers {100 * rec:.0f} % of the gap")
+                print(f"{label:26s} {res[m + '_accuracy']:.4f}       {res[m + '_val_accuracy']:.4f}  "
+                      f"(epoch {res[m + '_epoch']} kept on validation; {gap})")
+        print(f"model kept: {res['kept']} (best on validation of the start and (b)) -> {path}")
+        if res.get("frontend_val_accuracy", -1) > res.get("backend_val_accuracy", res["val_optical_accuracy"]):
+            print("note: (a) did best on validation, but a retrained SLM frame is not a student's masks and is "
+                  "not saved as a model; train a hardware student (optics4f train hardware) to keep it")
+        print(f"report: {args.out / 'report.json'}")
+        if args.report:
+            write_report(args.report, public_res)
         return 0
 
     return run

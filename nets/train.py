@@ -81,7 +81,10 @@ class TrainConfig:
         Seed of the train/val/test split of a dataset loaded by name (None = ``seed``): runs with several
         seeds on one split set it, so that no seed trains on another's test images
     device : "auto", "cpu", "cuda", "cuda:1", ...
-    out_dir : output folder
+    out_dir : output folder; None: ``runs/<role>`` (each role its own). A folder that already holds a
+        model (``model.pt``) or checkpoint is refused unless ``force`` (or ``resume``); one that holds an
+        input of the run (the teacher, the ``init_from`` checkpoint, the dataset) is refused even with it
+    force : replace the model and checkpoint of an existing ``out_dir``
     teacher : trained teacher checkpoint (``model.pt``), needed for KD
     init_from : checkpoint (``model.pt``) whose weights start the run instead of the random initialisation
         (:func:`init_from_checkpoint`: tensors of the same name and shape are copied, the others keep their
@@ -113,7 +116,8 @@ class TrainConfig:
     seed: int = 0
     split_seed: int | None = None
     device: str = "auto"
-    out_dir: str = "runs/train"
+    out_dir: str | None = None
+    force: bool = False
     teacher: str | None = None
     init_from: str | None = None
     T: float = DEFAULT_T
@@ -159,6 +163,11 @@ class TrainConfig:
             self.teacher = None
         if self.role == "hardware" and not self.teacher:
             self.alpha = 0.0
+        if self.out_dir is None:
+            self.out_dir = f"runs/{self.role}"
+        from .data import dataset_reference
+
+        self.dataset = dataset_reference(self.dataset)  # absolute: the saved model finds it from anywhere
 
     @classmethod
     def from_any(cls, config) -> "TrainConfig":
@@ -411,6 +420,27 @@ def train(config, train_set=None, eval_set=None, test_set=None) -> dict:
             dist.destroy_process_group()
 
 
+def check_out_dir(cfg: TrainConfig):
+    """Refuse an ``out_dir`` that holds an input of the run (always) or an earlier model (without
+    ``force`` or ``resume``): training never replaces what it reads, nor a result silently."""
+    out = Path(cfg.out_dir).resolve()
+    inputs = {"teacher": cfg.teacher, "init_from": cfg.init_from}
+    for what, path in inputs.items():
+        if path and Path(path).resolve().parent == out:
+            raise ValueError(f"out_dir {str(cfg.out_dir)!r} is the folder of the {what} {str(path)!r}: the run would "
+                             f"replace its own input. Give another out_dir (CLI --out), e.g. runs/{cfg.role}; "
+                             "--force does not override this")
+    data = Path(cfg.dataset)
+    if data.exists() and (data.resolve() == out or out in data.resolve().parents):
+        raise ValueError(f"out_dir {str(cfg.out_dir)!r} holds the dataset {cfg.dataset!r}; give another out_dir")
+    if cfg.resume or cfg.force:
+        return
+    found = [n for n in ("model.pt", "checkpoint.pt") if (out / n).exists()]
+    if found:
+        raise FileExistsError(f"out_dir {str(cfg.out_dir)!r} already holds {' and '.join(found)} from an earlier run; "
+                              "give a new folder (CLI --out DIR), --resume to continue it, or --force to replace it")
+
+
 def _score(row: dict) -> float:
     """Model-selection score of a history row: validation mean IoU (segmentation) or accuracy."""
     return row.get("eval_miou", row["eval_acc"])
@@ -419,6 +449,7 @@ def _score(row: dict) -> float:
 def _train(cfg: TrainConfig, train_set, eval_set, test_set, rank, world, local_rank) -> dict:
     from tqdm.auto import tqdm
 
+    check_out_dir(cfg)
     device = _resolve_device(cfg.device, local_rank, world)
     out = Path(cfg.out_dir)
     main = rank == 0

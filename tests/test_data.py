@@ -343,7 +343,7 @@ def test_idx_folder_errors(tmp_path):
         load_idx_folder(tmp_path / "b")
     write_mnist(tmp_path / "c", labels_fn=lambda k: 12)
     with pytest.raises(IdxFormatError, match="0..9"):
-        load_idx_folder(tmp_path / "c", "test")
+        load_idx_folder(tmp_path / "c", "test", flavour="MNIST")
     write_mnist(tmp_path / "d")
     raw = (tmp_path / "d" / "train-images-idx3-ubyte").read_bytes()
     (tmp_path / "d" / "train-images-idx3-ubyte").write_bytes(b"\x08\x03" + raw[2:])

@@ -213,7 +213,7 @@ def test_teachers():
         TeacherCNN(kernel_size=4)
     with pytest.raises(ValueError, match="too small"):
         TeacherCNN(image_size=4, widths=(4, 4, 4))
-    assert set(MODELS) == {"teacher_cnn", "unet", "sclc_classifier", "sclc_segmenter"}
+    assert set(MODELS) == {"teacher_cnn", "unet", "sclc_classifier", "sclc_segmenter", "imported_classifier"}
 
 
 def test_stack_input_errors():

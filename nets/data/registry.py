@@ -6,11 +6,13 @@ from pathlib import Path
 
 from .cifar import find_cifar_folder, load_cifar10
 from .digits import load_digits
+from .folders import find_class_folders, load_class_folders
 from .idx import find_idx_files, load_idx_folder
 from .mnist5k import load_mnist5k
+from .npz import load_npz
 from .segmentation import load_image_mask_folder, load_synthetic_segmentation
 
-__all__ = ["BUILTIN", "FOLDER_FORMATS", "available_datasets", "detect_format", "load_dataset"]
+__all__ = ["BUILTIN", "FOLDER_FORMATS", "FILE_FORMATS", "dataset_reference", "available_datasets", "detect_format", "load_dataset"]
 
 #: Built-in datasets (nothing is downloaded): name -> loader(split, size, seed, **kw).
 BUILTIN = {
@@ -24,7 +26,11 @@ FOLDER_FORMATS = {
     "idx": load_idx_folder,
     "cifar10": load_cifar10,
     "image-mask": load_image_mask_folder,
+    "class-folders": load_class_folders,
 }
+
+#: Single-file formats: suffix -> loader(path, split, size, seed, **kw).
+FILE_FORMATS = {".npz": load_npz}
 
 
 def available_datasets() -> list:
@@ -34,7 +40,8 @@ def available_datasets() -> list:
 
 def detect_format(path) -> str:
     """Which of :data:`FOLDER_FORMATS` the folder ``path`` holds: "idx" (MNIST-style IDX files),
-    "cifar10" (CIFAR-10 python batches) or "image-mask" (``images/`` and ``masks/`` folders)."""
+    "cifar10" (CIFAR-10 python batches), "image-mask" (``images/`` and ``masks/`` folders) or
+    "class-folders" (``train/<class>/*.png`` or ``<class>/*.png``, :mod:`nets.data.folders`)."""
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"dataset folder {path} does not exist")
@@ -50,17 +57,33 @@ def detect_format(path) -> str:
         return "idx"
     except FileNotFoundError:
         pass
+    try:
+        find_class_folders(path)
+        return "class-folders"
+    except FileNotFoundError:
+        pass
     raise FileNotFoundError(
         f"{path} holds no dataset this loader knows: expected MNIST-style IDX files "
         "(train-images-idx3-ubyte[.gz], ... in the folder, raw/ or <Name>/raw/), CIFAR-10 python batches "
-        "(data_batch_1..5 and test_batch, or a cifar-10-batches-py/ folder) or images/ and masks/ folders")
+        "(data_batch_1..5 and test_batch, or a cifar-10-batches-py/ folder), images/ and masks/ folders, "
+        "or class folders of images (train/<class>/*.png, or <class>/*.png); or give a .npz file (x, y)")
+
+
+def dataset_reference(name_or_path) -> str:
+    """What a config records for a dataset: a built-in name as it is, a path made absolute (so a
+    saved model finds its data from any working folder)."""
+    if isinstance(name_or_path, str) and name_or_path.strip().lower().replace("_", "-") in BUILTIN:
+        return name_or_path
+    path = Path(os.fspath(name_or_path)).expanduser()
+    return str(path.resolve()) if path.exists() else str(name_or_path)
 
 
 def load_dataset(name_or_path, split: str = "train", size=None, seed: int = 0, **kw):
     """Load a dataset split by built-in name or from a folder.
 
-    ``name_or_path``: "mnist5k", "digits", "synthetic-seg", or a folder holding MNIST / FashionMNIST /
-    KMNIST IDX files, CIFAR-10 python batches or an images/ + masks/ pair (detected).
+    ``name_or_path``: "mnist5k", "digits", "synthetic-seg", a folder holding MNIST-style IDX files,
+    CIFAR-10 python batches, an images/ + masks/ pair or class folders of images (detected), or a
+    ``.npz`` file (``x``, ``y``; :mod:`nets.data.npz`).
     ``split``: "train", "val", "test" or "all". ``size``: resize to this many pixels (int or (h, w));
     for "synthetic-seg" the rendering size (default 64). ``seed``: the split (and synthetic scenes).
     ``kw``: passed to the loader (e.g. ``pad``, ``mode``, ``limit``, ``fractions``, ``val_fraction``,
@@ -75,4 +98,9 @@ def load_dataset(name_or_path, split: str = "train", size=None, seed: int = 0, *
     if not path.exists():
         raise FileNotFoundError(f"{name_or_path!r} is neither a built-in dataset ({', '.join(available_datasets())}) "
                                 "nor an existing folder (nothing is downloaded)")
+    if path.is_file():
+        if path.suffix.lower() not in FILE_FORMATS:
+            raise ValueError(f"dataset file {str(path)!r} has suffix {path.suffix!r}; files of "
+                             f"{', '.join(FILE_FORMATS)} are datasets, or give a folder")
+        return FILE_FORMATS[path.suffix.lower()](path, split, size, seed, **kw)
     return FOLDER_FORMATS[detect_format(path)](path, split, size, seed, **kw)

@@ -12,11 +12,14 @@ Two ways to close the gap between the digital student and the simulated hardware
 Both are then evaluated the way :func:`~nets.inference.simulate.simulate` evaluates the
 student: new frames quantised by the panel, the camera with noise, the back end on the test
 split. The report gives, for each, the optical accuracy and the fraction of the
-digital-to-optical gap it recovers, (after - before) / (digital - before).
+digital-to-optical gap it recovers, (after - before) / (digital - before), where that gap is
+larger than one test image. Each mode keeps its epoch best on the validation split (the start
+included), so fine-tuning never returns a model worse on validation than the one it started from.
 """
 from __future__ import annotations
 
 import copy
+import math
 import time
 from pathlib import Path
 
@@ -28,9 +31,16 @@ __all__ = ["hardware_student", "finetune", "recovered_fraction", "MODES"]
 MODES = ("frontend", "backend")
 
 
-def recovered_fraction(digital: float, before: float, after: float) -> float:
-    """Share of the gap digital - before that fine-tuning recovered (nan when there is no gap)."""
+def recovered_fraction(digital: float, before: float, after: float, n_images: int | None = None):
+    """Share of the gap digital - before that fine-tuning recovered.
+
+    nan when there is no gap; with ``n_images`` (the split's size), None when the gap is not
+    larger than one image of the split (1 / n_images): such a gap is the split's noise, and a
+    share of it means nothing.
+    """
     gap = digital - before
+    if n_images is not None and abs(gap) <= 1.0 / max(int(n_images), 1) + 1e-12:
+        return None
     return float("nan") if abs(gap) < 1e-12 else float((after - before) / gap)
 
 
@@ -82,17 +92,21 @@ def hardware_student(optical: OpticalStudent, backend, noise: bool):
     return HardwareStudent()
 
 
-def _kd_epochs(params, forward, teacher, x_all, y_all, epochs, lr, batch_size, seed, T=10.0, alpha=0.5):
+def _kd_epochs(params, forward, teacher, x_all, y_all, epochs, lr, batch_size, seed, T=10.0, alpha=0.5,
+               on_epoch=None):
+    """Adam over ``epochs``; ``on_epoch(epoch)`` (1-based) after each, for validation and selection."""
     import torch
 
     from nets.kd import kd_loss
 
     opt = torch.optim.Adam(params, lr=lr)
     g = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
+    for ep in range(epochs):
         perm = torch.randperm(len(x_all), generator=g)
         for s in range(0, len(perm), batch_size):
             idx = perm[s:s + batch_size]
+            if len(idx) < 2:
+                continue  # batch norm needs two samples
             x, y = x_all[idx], y_all[idx]
             with torch.no_grad():
                 t = teacher(x) if teacher is not None else None
@@ -100,9 +114,16 @@ def _kd_epochs(params, forward, teacher, x_all, y_all, epochs, lr, batch_size, s
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+        if on_epoch is not None:
+            on_epoch(ep + 1)
 
 
 def _accuracy(optical: OpticalStudent, images, labels, batch_size=200) -> float:
+    """Simulated optical accuracy; the camera noise restarts from the system's seed on every call, so
+    two models are compared on the same noise stream (and one model always scores the same)."""
+    import numpy as np
+
+    optical.rng = np.random.default_rng(optical.system.seed)
     correct = 0
     for s in range(0, len(images), batch_size):
         logits, _ = optical(images[s:s + batch_size])
@@ -110,13 +131,34 @@ def _accuracy(optical: OpticalStudent, images, labels, batch_size=200) -> float:
     return correct / max(len(images), 1)
 
 
+def _check_args(epochs, lr, frontend_lr, batch_size):
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs={epochs!r}: give a whole number of epochs >= 1 (CLI --epochs)")
+    for name, v in (("lr", lr), ("frontend_lr", frontend_lr)):
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            raise ValueError(f"{name}={v!r}: give a learning rate > 0 (CLI --lr)")
+    if not isinstance(batch_size, int) or batch_size < 2:
+        raise ValueError(f"batch_size={batch_size!r} must be an integer >= 2")
+
+
 def finetune(model=None, teacher=None, *, modes=MODES, settings: HardwareSettings | None = None, dataset=None,
-             train_limit: int | None = None, limit: int | None = None, epochs: int = 1, lr: float = 1e-2,
-             frontend_lr: float = 2e-2, batch_size: int = 64, seed: int = 0, calibration_images: int = 64) -> dict:
-    """Fine-tune a student for the simulated hardware (module docstring); returns a report dict:
-    ``digital_accuracy``, ``optical_accuracy`` (before), and per mode ``<mode>_accuracy`` and
-    ``<mode>_recovered`` (fraction of the gap), plus ``config``. ``_models``: the tuned
-    (OpticalStudent) per mode, not JSON."""
+             train_limit: int | None = None, limit: int | None = None, val_limit: int | None = None,
+             epochs: int = 1, lr: float = 1e-2, frontend_lr: float = 2e-2, batch_size: int = 64, seed: int = 0,
+             calibration_images: int = 64) -> dict:
+    """Fine-tune a student for the simulated hardware (module docstring); returns a report dict.
+
+    Each mode trains for ``epochs`` and keeps the epoch best on the *validation* split's simulated
+    optical accuracy, the untouched start included (epoch 0): a mode never returns a model worse
+    on validation than the one it started from. ``model_out`` names the model to keep: the best
+    on validation of the start and the back-end refit (a retrained SLM frame, mode "frontend", is
+    not a student's masks: it is reported, and its frames are in ``_models``).
+
+    Report: ``digital_accuracy``, ``optical_accuracy`` (test split, before), ``val_*`` the same on
+    validation, per mode ``<mode>_accuracy`` (test), ``<mode>_val_accuracy``, ``<mode>_epoch``
+    (selected epoch, 0 = the start) and ``<mode>_recovered`` (share of the test gap, None when the
+    gap is not larger than one test image), ``kept`` ("start" or "backend"), ``config``;
+    ``_models`` (OpticalStudent per mode) and ``_student`` (the kept nn.Module), not JSON.
+    """
     import torch
 
     from optics4f.validate import choice, integer, positive
@@ -138,6 +180,7 @@ def finetune(model=None, teacher=None, *, modes=MODES, settings: HardwareSetting
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
         raise ValueError(f"modes must be a non-empty subset of {MODES}, got {list(modes)}")
+    _check_args(epochs, lr, frontend_lr, batch_size)
     t0 = time.perf_counter()
     settings = settings or HardwareSettings()
     torch.manual_seed(seed)
@@ -153,10 +196,14 @@ def finetune(model=None, teacher=None, *, modes=MODES, settings: HardwareSetting
     if teacher_path is not None:
         t_model, _ = load_model(teacher_path)
         t_model.requires_grad_(False)
-    test, _ = _dataset(cfg, "test", limit, dataset)
+    test, ds_name = _dataset(cfg, "test", limit, dataset)
+    val, _ = _dataset(cfg, "val", val_limit, dataset)
     train, _ = _dataset(cfg, "train", train_limit, dataset)
+    if len(val) == 0:
+        raise ValueError(f"the dataset {ds_name!r} has no validation images to select on")
     calib_x = train.tensors[0][:calibration_images]
     xs, ys = test.tensors
+    xv, yv = val.tensors
     xt, yt = train.tensors
 
     system = student_system(student, settings)
@@ -165,42 +212,76 @@ def finetune(model=None, teacher=None, *, modes=MODES, settings: HardwareSetting
     auto_exposure(base, calib_x, settings.exposure_fill)
     with torch.no_grad():
         digital = float((student(xs).argmax(1) == ys).float().mean())
-    before = _accuracy(base, xs, ys)
-    res = {"digital_accuracy": digital, "optical_accuracy": before, "n_images": int(len(xs)),
-           "n_train_images": int(len(xt)), "teacher": None if teacher_path is None else str(teacher_path)}
-    res["_models"] = {}
+        digital_val = float((student(xv).argmax(1) == yv).float().mean())
+    before, before_val = _accuracy(base, xs, ys), _accuracy(base, xv, yv)
+    res = {"digital_accuracy": digital, "optical_accuracy": before, "val_digital_accuracy": digital_val,
+           "val_optical_accuracy": before_val, "n_images": int(len(xs)), "n_val_images": int(len(xv)),
+           "n_train_images": int(len(xt)), "dataset": ds_name,
+           "teacher": None if teacher_path is None else str(teacher_path)}
+    res["_models"], kept, kept_val = {}, student, before_val
+    res["kept"] = "start"
+
+    def feats_of(x):
+        return torch.cat([base.features(base.tiles(base.camera_frame(x[s:s + 200]))) for s in range(0, len(x), 200)])
 
     if "backend" in modes:
         # (b) features of the fixed bench (with noise), computed once; BatchNorm statistics re-estimated.
-        feats = torch.cat([base.features(base.tiles(base.camera_frame(xt[s:s + 200])))
-                           for s in range(0, len(xt), 200)])
+        feats, feats_val = feats_of(xt), feats_of(xv)
         tuned = copy.deepcopy(student)
+        best = {"acc": before_val, "epoch": 0, "state": copy.deepcopy(tuned.backend.state_dict())}
+
+        def select_b(ep):
+            tuned.backend.eval()
+            with torch.no_grad():
+                acc = float((tuned.backend(feats_val).argmax(1) == yv).float().mean())
+            if acc > best["acc"]:
+                best.update(acc=acc, epoch=ep, state=copy.deepcopy(tuned.backend.state_dict()))
+            tuned.backend.train()
+
         tuned.backend.train()
         _kd_epochs(tuned.backend.parameters(), lambda idx, x: tuned.backend(feats[idx]), t_model, xt, yt,
-                   epochs, lr, batch_size, seed)
+                   epochs, lr, batch_size, seed, on_epoch=select_b)
+        tuned.backend.load_state_dict(best["state"])
         tuned.eval()
         opt_b = OpticalStudent(tuned, system, frames, scale)
         opt_b.set_exposure(system.camera.exposure_time)
+        res["backend_val_accuracy"], res["backend_epoch"] = _accuracy(opt_b, xv, yv), best["epoch"]
         res["backend_accuracy"] = _accuracy(opt_b, xs, ys)
-        res["backend_recovered"] = recovered_fraction(digital, before, res["backend_accuracy"])
+        res["backend_recovered"] = recovered_fraction(digital, before, res["backend_accuracy"], len(xs))
         res["_models"]["backend"] = opt_b
+        if best["epoch"] > 0 and res["backend_val_accuracy"] > kept_val:
+            kept, kept_val, res["kept"] = tuned, res["backend_val_accuracy"], "backend"
 
     if "frontend" in modes:
         # (a) SLM phase and back end trained through the differentiable hardware model.
         tuned = copy.deepcopy(student)
         hs = hardware_student(base, tuned.backend, noise=settings.noise)
+        best = {"acc": before_val, "epoch": 0, "frames": frames, "state": copy.deepcopy(tuned.backend.state_dict())}
+
+        def select_a(ep):
+            hs.eval()
+            f = hs.frames()
+            acc = _accuracy(OpticalStudent(tuned, system, f, scale), xv, yv)
+            if acc > best["acc"]:
+                best.update(acc=acc, epoch=ep, frames=f, state=copy.deepcopy(tuned.backend.state_dict()))
+            hs.train()
+
         hs.train()
         params = [{"params": [hs.layer.phase], "lr": frontend_lr}, {"params": tuned.backend.parameters()}]
-        _kd_epochs(params, lambda idx, x: hs(x), t_model, xt, yt, epochs, lr, batch_size, seed)
+        _kd_epochs(params, lambda idx, x: hs(x), t_model, xt, yt, epochs, lr, batch_size, seed, on_epoch=select_a)
         hs.eval()
+        tuned.backend.load_state_dict(best["state"])
         tuned.eval()
-        opt_a = OpticalStudent(tuned, system, hs.frames(), scale)
+        opt_a = OpticalStudent(tuned, system, best["frames"], scale)
+        res["frontend_val_accuracy"], res["frontend_epoch"] = best["acc"], best["epoch"]
         res["frontend_accuracy"] = _accuracy(opt_a, xs, ys)
-        res["frontend_recovered"] = recovered_fraction(digital, before, res["frontend_accuracy"])
+        res["frontend_recovered"] = recovered_fraction(digital, before, res["frontend_accuracy"], len(xs))
         res["_models"]["frontend"] = opt_a
 
+    res["_student"] = kept
     res["config"] = {"model": str(model or DEFAULT_MODEL), "modes": list(modes), "hardware": settings.to_dict(),
                      "epochs": epochs, "lr": lr, "frontend_lr": frontend_lr, "batch_size": batch_size, "seed": seed,
-                     "exposure_time": system.camera.exposure_time}
+                     "exposure_time": system.camera.exposure_time, "selection": "validation split, start included"}
+    res["_model_config"] = cfg
     res["seconds"] = time.perf_counter() - t0
     return res

@@ -183,7 +183,9 @@ def student_geometry(model) -> dict:
                          "simulate their hardware in their forward pass")
     if model.detector.mode != "intensity":
         raise ValueError("optical simulation needs a student with an intensity detector (a camera); this one "
-                         f"uses detector={model.detector.mode!r}")
+                         f"uses detector={model.detector.mode!r}. A model converted with a field readout is refitted "
+                         "for a camera by: optics4f convert FILE --image-size H W --readout intensity --refit EPOCHS "
+                         "--dataset DIR --out DIR2")
     return {"image_size": tuple(fe.image_size), "in_channels": fe.in_channels, "out_channels": fe.out_channels,
             "padded_shape": tuple(fe.padded_shape), "binning": model.detector.binning}
 

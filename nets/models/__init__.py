@@ -4,6 +4,7 @@
 :func:`nets.checkpoint.build_model` builds one from ``{"arch": name, **kwargs}``.
 """
 from .hardware import HardwareFrontend, default_system
+from .imported import ImportedClassifier
 from .spectral import SpectralConv2d, SpectralPool2d, SpectralStack, kernels_to_masks, lowpass_aperture
 from .student import Detector, SCLCClassifier, SCLCSegmenter
 from .teacher import TeacherCNN
@@ -14,8 +15,9 @@ MODELS = {
     "unet": UNet,
     "sclc_classifier": SCLCClassifier,
     "sclc_segmenter": SCLCSegmenter,
+    "imported_classifier": ImportedClassifier,
 }
 
-__all__ = ["MODELS", "TeacherCNN", "UNet", "SCLCClassifier", "SCLCSegmenter", "Detector",
+__all__ = ["MODELS", "TeacherCNN", "UNet", "SCLCClassifier", "SCLCSegmenter", "Detector", "ImportedClassifier",
            "HardwareFrontend", "default_system",
            "SpectralStack", "SpectralConv2d", "SpectralPool2d", "kernels_to_masks", "lowpass_aperture"]
