@@ -94,9 +94,6 @@ def _demo(p: argparse.ArgumentParser):
     return run
 
 
-#: Files ``optics4f train`` writes into its --out folder.
-TRAIN_OUTPUTS = ("model.pt", "model.json", "checkpoint.pt", "checkpoint.json", "metrics.csv", "metrics.json",
-                 "curves.png")
 #: CLI training defaults per role: the recipe of the KD table (benchmarks/kd_table.py, mnist5k preset):
 #: Adam under a cosine learning rate, random views (shift <= 2 px, rotation <= 10 deg, scale 0.9-1.1),
 #: KD as function matching (T = 1, alpha = 1, the teacher labelling each view).
@@ -171,14 +168,14 @@ def _train(p: argparse.ArgumentParser):
             model = json.loads(args.model)
             augment = json.loads(args.augment) or None
         except json.JSONDecodeError as e:
-            raise SystemExit(f"optics4f train: --model and --augment must be JSON objects: {e}")
+            raise SystemExit(f"optics4f train: error: --model and --augment must be JSON objects: {e}")
+        for flag, value in (("--model", model), ("--augment", augment)):
+            if value is not None and not isinstance(value, dict):
+                raise SystemExit(f"optics4f train: error: {flag} must be a JSON object, got {value!r}")
         if args.image_size is not None and args.resize is not None:
             raise SystemExit("optics4f train: give --image-size N or --resize H W, not both")
         if args.task != "classify":
             augment = None  # the views are for classification (a mask would need the same transform)
-        if args.out is not None:
-            for name in TRAIN_OUTPUTS:  # the files train writes into --out
-                refuse_inputs(Path(args.out) / name, [args.teacher], "--out")
         recipe = (TRAIN_RECIPE if args.task == "classify" else SEGMENT_RECIPE)[args.role]
         alpha = recipe.get("alpha", 1.0) if args.alpha is None else args.alpha
         try:

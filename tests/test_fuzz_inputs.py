@@ -429,7 +429,7 @@ CLI = [
     (["train", "student", "--epochs", "-1"], "--epochs"),
     (["train", "student", "--lr", "nan"], "--lr"),
     (["train", "student", "--model", "[1, 2]"], "--model"),
-    (["train", "student", "--teacher", "{model}", "--out", "{tmp}"], "--out.*model.pt.*is the input"),
+    (["train", "student", "--teacher", "{model}", "--out", "{tmp}"], "folder of the teacher.*--out"),
     (["export", "{model}", "--slm", "holoeye-pluto-2", "--out", "{tmp}/e", "--wavelength", "532"],
      "--wavelength.*532e-9"),
     (["export", "{model}", "--slm", "holoeye-pluto-2", "--out", "{tmp}/e", "--display-pitch", "8"], "--display-pitch"),
