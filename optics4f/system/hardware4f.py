@@ -3,6 +3,9 @@
 Built on the ideal :class:`optics4f.FourF` (Fourier-lens model): the same two
 FFTs per pass, with the devices and misalignments as elementwise factors
 (:mod:`.misalignment`) so a hardware pass costs little more than an ideal one.
+The pass is the stage sequence of :mod:`.stages` (docs/architecture.md, "One
+hardware pipeline") run with the NumPy/CuPy operations of :mod:`optics4f.ops`;
+the torch layer :class:`optics4f.torch.Hardware4fConv` runs the same stages.
 
     u   = illumination * display.field(image)                      (input plane)
     v   = R_out(x') * FourF(R_in(x) * u, fourier_mask(H))           (output plane)

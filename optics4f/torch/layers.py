@@ -170,13 +170,16 @@ class SpectralConv4f(nn.Module):
 class Hardware4fConv(nn.Module):
     """Hardware 4f convolution layer: images -> display -> 4f with a learnable SLM -> camera tiles.
 
-    The forward follows :meth:`optics4f.system.Hardware4f.forward` step by
-    step with the core's functions: the display field of the images
+    The forward runs the stages of :meth:`optics4f.system.Hardware4f.forward`
+    themselves (:mod:`optics4f.system.stages`, docs/architecture.md "One
+    hardware pipeline") with the bridge's autograd operations
+    (:mod:`optics4f.torch.ops`): the display field of the images
     (:meth:`Hardware4f.input_field`, no gradient: the images are data), the
     misalignment factors, the SLM transmission on the Fourier grid
-    (:func:`optics4f.torch.devices.slm_transmission`: quantisation with a
-    surrogate gradient, LUT, fill factor, dead zone, fringing), the 4f pass
-    (:func:`optics4f.torch.spectral_conv`, one input channel at a time), the camera (:func:`optics4f.torch.devices.camera_detect`:
+    (quantisation with a surrogate gradient, LUT, then the core's pixel
+    formula: fill factor, dead zone, fringing, any SLM/Fourier pitch ratio),
+    the 4f pass (:func:`optics4f.torch.spectral_conv`, one input channel at a
+    time), the camera (:func:`optics4f.torch.devices.camera_detect`:
     intensity, pixel integration, reparameterised noise, saturation, ADC) and
     the tiles of the layout. Input channels are time-multiplexed: one pass
     and one exposure each, frames summed electronically.
@@ -189,7 +192,8 @@ class Hardware4fConv(nn.Module):
     * SLM mode ``'complex'`` (an ideal complex modulator): ``mask``
       (Cout, Cin, My, Mx), the wanted per-channel Fourier masks (centred, on
       the Fourier grid) combined with the layout's phase ramps and sampled at
-      the SLM pixels, as :meth:`Hardware4f.set_masks` does.
+      the SLM pixel centres by :class:`~optics4f.system.slm_sampler.SLMSampler`
+      (any pitch ratio; backward: its exact adjoint), as :meth:`Hardware4f.set_masks` does.
 
     :meth:`set_masks` initialises either from wanted complex masks through
     the configuration's encoding (e.g. double phase on a phase panel).
@@ -213,8 +217,7 @@ class Hardware4fConv(nn.Module):
         torch's generator); None: a flat SLM (phase 0 / mask 0).
 
     Not supported in the differentiable path (clear errors): SLM rotation,
-    camera and Fourier defocus together, holographic/pseudo-negative detection,
-    binary and amplitude panels.
+    holographic/pseudo-negative detection, binary and amplitude panels.
     """
 
     def __init__(self, config: SystemConfig, in_channels: int = 1, quantize: bool = True, surrogate: str = "ste",
