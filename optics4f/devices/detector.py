@@ -118,9 +118,11 @@ def mean_electrons(power, wavelength: float, exposure_time: float, quantum_effic
     ``power`` in W, ``exposure_time`` in s, ``dark_current`` in e-/s.
     """
     scale = quantum_efficiency * exposure_time / photon_energy(wavelength)
-    out = power * power.dtype.type(scale)
+    # Python-float scalars keep the array's precision (NumPy 2 and torch alike), so the torch bridge runs
+    # this same formula on tensors (docs/architecture.md, "One hardware pipeline").
+    out = power * scale
     if dark_current:
-        out += out.dtype.type(dark_current * exposure_time)  # in place: out is ours
+        out += dark_current * exposure_time  # in place: out is ours
     return out
 
 

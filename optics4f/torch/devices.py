@@ -323,8 +323,8 @@ def camera_electrons(v: torch.Tensor, camera, sample_pitch, wavelength: float) -
     dy, dx = np.broadcast_to(np.asarray(sample_pitch, dtype=np.float64), (2,))
     k = (_det.pixel_factor(camera.pixel_pitch, dy), _det.pixel_factor(camera.pixel_pitch, dx))
     power = bin_pixels(intensity(v), (dy, dx), camera.shape, k, camera.fill_factor)
-    scale = camera.quantum_efficiency * camera.exposure_time / _det.photon_energy(wavelength)
-    return power * scale + camera.dark_current * camera.exposure_time
+    return _det.mean_electrons(power, wavelength, camera.exposure_time, camera.quantum_efficiency,
+                               camera.dark_current)
 
 
 class _NoisyElectrons(torch.autograd.Function):
