@@ -192,6 +192,20 @@ def test_hardware_layer_equals_numpy_hardware4f(case, cin, rng):
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=0)
 
 
+def test_hardware_layer_without_layout_equals_numpy_hardware4f(rng):
+    """One output channel, the whole camera frame: (B, 1, *camera.shape) against Hardware4f's (B, *camera.shape)."""
+    cfg = _config(CASES["phase_fill_9.3um"][0], encoding="phase", layout=None)
+    layer, hw = _hw_layer(cfg, cin=2)
+    images = rng.uniform(0, 1, (2, 2, 4, 4))
+    masks = (rng.standard_normal((2, M, M)) + 1j * rng.standard_normal((2, M, M))) * 0.3
+    ref = hw.forward(images, masks, noise=False)
+    layer.set_masks(masks[None])
+    with torch.no_grad():
+        out = layer(torch.from_numpy(images)).numpy()
+    assert out.shape == (2, 1, 8, 8) and ref.shape == (2, 8, 8) and ref.max() > 5 * ref.mean() / 2
+    np.testing.assert_allclose(out[:, 0], ref, rtol=1e-12, atol=0)
+
+
 @pytest.mark.parametrize("case", ["phase_fill", "phase_fill_9.3um"])
 def test_hardware_layer_counts_equal_with_adc(case, rng):
     cam = Camera(shape=(8, 8), pixel_pitch=2 * D, bit_depth=12, full_well=1e6, noise=False)
