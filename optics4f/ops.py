@@ -23,6 +23,7 @@ import dataclasses
 
 from .backend import asarray_like, get_xp
 from .devices import render
+from .fourf import FourF
 
 __all__ = ["ArrayOps", "ARRAY_OPS"]
 
@@ -87,16 +88,12 @@ class ArrayOps:
     # -- optics ----------------------------------------------------------------------------------
     def prepare_pass(self, fourf, mask):
         """A handle for repeated 4f passes through ``mask``: a FourF copy with the mask prepared once."""
-        from .fourf import FourF
-
         f = FourF(fourf.in_grid.shape, fourf.in_grid.pitch, fourf.wavelength, fourf.f1, fourf.f2,
                   pad=fourf.pad, dtype=fourf.dtype)
         return f.set_mask(mask)
 
     def four_f(self, u, handle, fourf):
         """Output field of ``u`` (..., ny, nx) through a mask or a :meth:`prepare_pass` handle."""
-        from .fourf import FourF
-
         if isinstance(handle, FourF):
             return handle.apply(u)
         return fourf.apply(u, handle)

@@ -51,7 +51,7 @@ from ..devices.holography import pseudo_negative_combine, recover_field, split_k
 from .config import SystemConfig
 from .misalignment import camera_defocus_factor, fourier_defocus_factors, linear_phase, resample_mask, slm_shift_ramps
 from .slm_sampler import SLMSampler, pixel_centres
-from .stages import CameraStage, ChannelMasks, FourierTransmission, HardwarePipeline, OpticalPass, TileStage
+from .stages import CameraStage, ChannelMasks, DisplayStage, FourierTransmission, HardwarePipeline, OpticalPass, TileStage
 
 __all__ = ["Hardware4f"]
 
@@ -225,13 +225,7 @@ class Hardware4f:
         ``images``: float in [0, 1] or integer gray levels, (..., h, w) with h, w at most the
         display resolution (smaller images are centred on the display).
         """
-        disp = self.config.display
-        xp = get_xp(images)
-        images = xp.asarray(images)
-        if tuple(images.shape[-2:]) != disp.resolution:
-            images = disp.embed(images)
-        u = disp.field(images, self.in_grid, dtype=self.dtype)
-        return u * self.dtype.type(self.config.illumination)
+        return DisplayStage(self.config.display, self.in_grid, self.config.illumination, self.dtype)(images)
 
     def slm_target(self, mask):
         """Values of the Fourier mask ``mask`` (..., My, Mx) at the SLM pixel centres: (..., *slm.resolution).

@@ -6,7 +6,7 @@ each stage is a formula over an *ops* object (:mod:`optics4f.ops`: NumPy/CuPy,
 or ``optics4f.torch.ops``: the bridge's autograd Functions), so a physics change
 is made once (docs/architecture.md, "One hardware pipeline")::
 
-    images --display--> u_i                                  (per input channel i; core, no gradient)
+    images --DisplayStage--> u_i                             (per input channel i; core, no gradient)
     masks --ChannelMasks--> H_i = sum_o ramp_o H_oi          (the layout's tiles, complex panels)
           --SLMSampler--> pixel values                       (at the SLM pixel centres, any pitch ratio)
     shown --FourierTransmission--> t_i = pixel_transmission(shown) (x warp) x Fourier-plane factors
@@ -24,9 +24,33 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from ..backend import get_xp
 from ..devices.slm_transmission import pixel_transmission
 
-__all__ = ["ChannelMasks", "FourierTransmission", "OpticalPass", "CameraStage", "TileStage", "HardwarePipeline"]
+__all__ = ["DisplayStage", "ChannelMasks", "FourierTransmission", "OpticalPass", "CameraStage", "TileStage", "HardwarePipeline"]
+
+
+@dataclass
+class DisplayStage:
+    """Images -> the field just after the input display, times the illumination amplitude (sqrt(W)/m).
+
+    Core arrays only: images are data, with no gradient (the torch layer calls it on the tensor's
+    memory). ``images`` (..., h, w): floats in [0, 1] or gray levels; smaller than the display they
+    are centred on it (:meth:`optics4f.devices.display.InputDisplay.embed`).
+    """
+
+    display: Any
+    grid: Any
+    illumination: float
+    dtype: Any
+
+    def __call__(self, images):
+        xp = get_xp(images)
+        images = xp.asarray(images)
+        if tuple(images.shape[-2:]) != self.display.resolution:
+            images = self.display.embed(images)
+        u = self.display.field(images, self.grid, dtype=self.dtype)
+        return u * self.dtype.type(self.illumination)
 
 
 @dataclass

@@ -253,13 +253,13 @@ class Hardware4fConv(nn.Module):
         else:
             self.mask = nn.Parameter(torch.zeros((self.out_channels, self.in_channels) + hw.geometry.padded_shape,
                                                  dtype=dtype))
-        self._build_index_maps()
+        self._build_constants()
         if kernel_size is not None:
             self.set_masks(random_kernel_masks(self.out_channels, self.in_channels, int(kernel_size),
                                                hw.geometry.padded_shape, np.complex128))
 
     # -- fixed geometry ---------------------------------------------------------------------------
-    def _build_index_maps(self):
+    def _build_constants(self):
         """Constants of the stages as buffers (they follow ``.to(device)``): layout ramps, factors."""
         hw, g = self.hw, self.hw.geometry
         cam = self.config.camera.shape
