@@ -35,6 +35,7 @@ the torch layer :class:`optics4f.torch.Hardware4fConv` runs the same stages.
 """
 from __future__ import annotations
 
+import functools
 
 import numpy as np
 
@@ -303,9 +304,7 @@ class Hardware4f:
         if a or scale != 1:
             # Sample u of this wavelength's grid sits at u * scale on the system's grid; rotation R(-a).
             c, s_ = np.cos(a) * scale, np.sin(a) * scale
-
-            def warp(t, matrix=((c, -s_), (s_, c))):
-                return resample_mask(t, [list(r) for r in matrix], order=self.rotation_order, fill=0.0)
+            warp = functools.partial(resample_mask, matrix=[[c, -s_], [s_, c]], order=self.rotation_order, fill=0.0)
         return FourierTransmission(cfg.slm, self.fourier_grid, self.dtype, self._factor("_f_fourier", like, lam),
                                    warp)
 

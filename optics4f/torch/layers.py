@@ -31,11 +31,11 @@ from ..fourf import FourF
 from ..kernels import kernel_to_mask
 from ..system.config import SystemConfig
 from ..system.hardware4f import Hardware4f
-from ._convert import core_context, from_array, numpy_dtype, to_array
 from ..system.stages import CameraStage, ChannelMasks, FourierTransmission, HardwarePipeline, OpticalPass, TileStage
+from ._convert import core_context, from_array, numpy_dtype, to_array
 from .devices import shown_values
-from .ops import TORCH_OPS
 from .functions import phase_mask, spectral_conv
+from .ops import TORCH_OPS
 
 __all__ = ["SpectralConv4f", "Hardware4fConv", "random_kernel_masks"]
 
