@@ -160,13 +160,22 @@ CASES = {
                                     "double_phase"),
     "phase_fill_6.4um": (SLM(resolution=(40, 40), pitch=P64, bit_depth=8, fill_factor=0.85), "phase"),
 }
-# Misalignments beyond the SLM shift of _config: tilts, the iris, and camera with Fourier defocus (an explicit
-# camera propagation after the output factor).
+# Features beyond the SLM of CASES (a phase panel with fill factor, phase encoding, unless set): tilts, the
+# iris, camera with Fourier defocus (an explicit camera propagation after the output factor), a measured LUT
+# with flatness and a design wavelength, a camera with gamma, dark current, fill factor and black level.
+_LUT = -2 * np.pi * (np.arange(64) / 64.0) ** 1.1
 MISALIGNED = {
     "tilts_iris": dict(misalignment=Misalignment(slm_shift=(3e-6, -2e-6), slm_tilt=(1e-3, -2e-3),
                                                  input_tilt=(5e-4, 0.0)), fourier_aperture=100e-6),
     "both_defocus": dict(misalignment=Misalignment(slm_shift=(3e-6, -2e-6), fourier_defocus=2e-4,
                                                    camera_defocus=1e-4)),
+    "lut_flatness_design_wavelength_9.3um": dict(
+        slm=SLM(resolution=(28, 28), pitch=P93, bit_depth=6, lut=_LUT, design_wavelength=633e-9,
+                flatness=np.linspace(-1, 1, 28 * 28).reshape(28, 28), fill_factor=0.95),
+        encoding="double_phase"),
+    "camera_gamma_dark_fill": dict(camera=Camera(shape=(8, 8), pixel_pitch=2 * D, bit_depth=None, gain=1e-3,
+                                                 full_well=1e12, gamma=0.8, dark_current=2e4, fill_factor=0.6,
+                                                 offset=0.05, noise=False)),
 }
 
 
@@ -176,7 +185,7 @@ def test_hardware_layer_equals_numpy_hardware4f(case, cin, rng):
     """The torch layer and Hardware4f run the same stages (optics4f.system.stages): equal to round-off,
     at integer and non-integer SLM pitch ratios, for every device feature the layer supports."""
     if case in MISALIGNED:
-        cfg = _config(CASES["phase_fill"][0], encoding="phase", **MISALIGNED[case])
+        cfg = _config(**{"slm": CASES["phase_fill"][0], "encoding": "phase", **MISALIGNED[case]})
     else:
         slm, enc = CASES[case]
         cfg = _config(slm, encoding=enc)

@@ -225,7 +225,7 @@ def shown_values(values: torch.Tensor, slm: SLM, wavelength=None, quantize: bool
         return phi.to(real)
     if slm.mode == "complex":
         return values.to(dtype)
-    raise ValueError(f"slm_transmission supports SLM modes 'phase' and 'complex', got {slm.mode!r}")
+    raise ValueError(f"the torch bridge supports SLM modes 'phase' and 'complex', got {slm.mode!r}")
 
 
 def slm_transmission(values: torch.Tensor, slm: SLM, grid, wavelength=None, quantize: bool = True,
