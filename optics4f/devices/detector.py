@@ -293,11 +293,16 @@ class Camera:
         return self.shape[0] * self.pixel_pitch, self.shape[1] * self.pixel_pitch
 
     # -- steps ------------------------------------------------------------------------------
+    def samples_per_pixel(self, sample_pitch) -> tuple:
+        """(ky, kx) samples of a plane sampled at ``sample_pitch`` (m, scalar or (dy, dx)) per camera pixel
+        (:func:`pixel_factor`: ints when whole, floats otherwise)."""
+        dy, dx = np.broadcast_to(np.asarray(sample_pitch, dtype=np.float64), (2,))
+        return pixel_factor(self.pixel_pitch, dy), pixel_factor(self.pixel_pitch, dx)
+
     def pixel_power(self, u, sample_pitch):
         """Power per pixel (W), (..., *shape), of the field ``u`` sampled at ``sample_pitch`` (m)."""
         dy, dx = np.broadcast_to(np.asarray(sample_pitch, dtype=np.float64), (2,))
-        k = (pixel_factor(self.pixel_pitch, dy), pixel_factor(self.pixel_pitch, dx))
-        return bin_pixels(intensity(u), (dy, dx), self.shape, k, self.fill_factor)
+        return bin_pixels(intensity(u), (dy, dx), self.shape, self.samples_per_pixel((dy, dx)), self.fill_factor)
 
     def mean_electrons(self, u, sample_pitch, wavelength: float):
         """Expected electrons per pixel (signal and dark), before noise and saturation."""

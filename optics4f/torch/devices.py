@@ -321,8 +321,7 @@ def bin_pixels(irradiance: torch.Tensor, sample_pitch, camera_shape, k, fill_fac
 def camera_electrons(v: torch.Tensor, camera, sample_pitch, wavelength: float) -> torch.Tensor:
     """Expected electrons per pixel (..., *camera.shape) of the field ``v`` (the camera's mean signal)."""
     dy, dx = np.broadcast_to(np.asarray(sample_pitch, dtype=np.float64), (2,))
-    k = (_det.pixel_factor(camera.pixel_pitch, dy), _det.pixel_factor(camera.pixel_pitch, dx))
-    power = bin_pixels(intensity(v), (dy, dx), camera.shape, k, camera.fill_factor)
+    power = bin_pixels(intensity(v), (dy, dx), camera.shape, camera.samples_per_pixel((dy, dx)), camera.fill_factor)
     return _det.mean_electrons(power, wavelength, camera.exposure_time, camera.quantum_efficiency,
                                camera.dark_current)
 
