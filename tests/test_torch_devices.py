@@ -143,6 +143,26 @@ def test_slm_transmission_equals_panel(name, rng):
     np.testing.assert_allclose(t.numpy(), ref, rtol=0, atol=1e-13)
 
 
+SLMS_MORE = dict(SLMS, complex_fringing=SLM(resolution=(6, 6), pitch=8e-6, mode="complex", fill_factor=0.7,
+                                             fringing_sigma=2e-6))
+
+
+@pytest.mark.parametrize("name", sorted(SLMS_MORE))
+def test_slm_transmission_equals_panel_at_a_non_integer_ratio(name, rng):
+    """8 um pixels on a 2.5 um grid (3.2 samples a pixel): both run the one formula
+    (optics4f.devices.slm_transmission) on the sparse area-weight rendering."""
+    slm = SLMS_MORE[name]
+    grid = o4.Grid((24, 22), 2.5e-6)
+    if slm.mode == "phase":
+        vals = rng.uniform(-7, 7, (2, 6, 6))
+    else:
+        vals = rng.standard_normal((2, 6, 6)) + 1j * rng.standard_normal((2, 6, 6))
+    t = od.slm_transmission(torch.from_numpy(vals), slm, grid, LAM, dtype=torch.complex128)
+    ref = slm.transmission(slm.encode(vals, LAM), grid, LAM, dtype=np.complex128)
+    assert np.abs(ref).max() > 0.5
+    np.testing.assert_allclose(t.numpy(), ref, rtol=0, atol=1e-13)
+
+
 @pytest.mark.parametrize("name", ["phase_fill_unmodulated", "phase_fringing_zero_dead", "complex_fill"])
 def test_slm_transmission_gradcheck(name, rng):
     slm = SLMS[name]
@@ -152,6 +172,22 @@ def test_slm_transmission_gradcheck(name, rng):
     else:
         v = torch.from_numpy(rng.standard_normal((6, 6)) + 1j * rng.standard_normal((6, 6))).requires_grad_()
     assert _gc(lambda a: od.slm_transmission(a, slm, grid, LAM, quantize=False, dtype=torch.complex128), v)
+
+
+def test_slm_transmission_gradcheck_non_integer_complex_fringing(rng):
+    slm = SLMS_MORE["complex_fringing"]
+    v = torch.from_numpy(rng.standard_normal((6, 6)) + 1j * rng.standard_normal((6, 6))).requires_grad_()
+    grid = o4.Grid((24, 22), 2.5e-6)
+    assert _gc(lambda a: od.slm_transmission(a, slm, grid, LAM, quantize=False, dtype=torch.complex128), v)
+
+
+def test_sample_slm_gradcheck_and_forward(rng):
+    from optics4f.system.slm_sampler import SLMSampler
+
+    s = SLMSampler((7, 6), (1.3, 1.7), (10, 12))
+    m = torch.from_numpy(rng.standard_normal((2, 10, 12)) + 1j * rng.standard_normal((2, 10, 12)))
+    np.testing.assert_array_equal(od.sample_slm(m, s).numpy(), s.apply(m.numpy()))
+    assert _gc(lambda a: od.sample_slm(a, s), m.requires_grad_())
 
 
 # -- camera ------------------------------------------------------------------------------------------------

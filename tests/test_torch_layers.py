@@ -145,18 +145,50 @@ def _hw_layer(cfg, cin=2, **kw):
         return Hardware4fConv(cfg, in_channels=cin, dtype=torch.complex128, **kw), Hardware4f(cfg, dtype=np.complex128)
 
 
+# A lab's SLM pitch need not divide the Fourier pitch (8 um here): 9.3 um is 1.1625 samples a pixel, 6.4 um
+# is 0.8; the panels of 28 and 40 pixels still cover the 32-sample Fourier grid.
+P93, P64 = 9.3e-6, 6.4e-6
 CASES = {
     "complex": (SLM(resolution=(M, M), pitch=D, mode="complex"), "auto"),
     "phase_fill": (SLM(resolution=(M, M), pitch=D, bit_depth=6, fill_factor=0.9), "phase"),
     "double_phase_fringing": (SLM(resolution=(M, M), pitch=D, bit_depth=6, fringing_sigma=4e-6), "double_phase"),
+    "complex_fringing_fill": (SLM(resolution=(M, M), pitch=D, mode="complex", fill_factor=0.8, fringing_sigma=3e-6),
+                              "auto"),
+    "complex_9.3um": (SLM(resolution=(28, 28), pitch=P93, mode="complex"), "auto"),
+    "phase_fill_9.3um": (SLM(resolution=(28, 28), pitch=P93, bit_depth=6, fill_factor=0.9), "phase"),
+    "double_phase_fringing_9.3um": (SLM(resolution=(28, 28), pitch=P93, bit_depth=6, fringing_sigma=4e-6),
+                                    "double_phase"),
+    "phase_fill_6.4um": (SLM(resolution=(40, 40), pitch=P64, bit_depth=8, fill_factor=0.85), "phase"),
+}
+# Features beyond the SLM of CASES (a phase panel with fill factor, phase encoding, unless set): tilts, the
+# iris, camera with Fourier defocus (an explicit camera propagation after the output factor), a measured LUT
+# with flatness and a design wavelength, a camera with gamma, dark current, fill factor and black level.
+_LUT = -2 * np.pi * (np.arange(64) / 64.0) ** 1.1
+MISALIGNED = {
+    "tilts_iris": dict(misalignment=Misalignment(slm_shift=(3e-6, -2e-6), slm_tilt=(1e-3, -2e-3),
+                                                 input_tilt=(5e-4, 0.0)), fourier_aperture=100e-6),
+    "both_defocus": dict(misalignment=Misalignment(slm_shift=(3e-6, -2e-6), fourier_defocus=2e-4,
+                                                   camera_defocus=1e-4)),
+    "lut_flatness_design_wavelength_9.3um": dict(
+        slm=SLM(resolution=(28, 28), pitch=P93, bit_depth=6, lut=_LUT, design_wavelength=633e-9,
+                flatness=np.linspace(-1, 1, 28 * 28).reshape(28, 28), fill_factor=0.95),
+        encoding="double_phase"),
+    "camera_gamma_dark_fill": dict(camera=Camera(shape=(8, 8), pixel_pitch=2 * D, bit_depth=None, gain=1e-3,
+                                                 full_well=1e12, gamma=0.8, dark_current=2e4, fill_factor=0.6,
+                                                 offset=0.05, noise=False)),
 }
 
 
 @pytest.mark.parametrize("cin", [1, 2])  # one input channel runs the multi-channel engine's blocked pass
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case", sorted(CASES) + sorted(MISALIGNED))
 def test_hardware_layer_equals_numpy_hardware4f(case, cin, rng):
-    slm, enc = CASES[case]
-    cfg = _config(slm, encoding=enc)
+    """The torch layer and Hardware4f run the same stages (optics4f.system.stages): equal to round-off,
+    at integer and non-integer SLM pitch ratios, for every device feature the layer supports."""
+    if case in MISALIGNED:
+        cfg = _config(**{"slm": CASES["phase_fill"][0], "encoding": "phase", **MISALIGNED[case]})
+    else:
+        slm, enc = CASES[case]
+        cfg = _config(slm, encoding=enc)
     layer, hw = _hw_layer(cfg, cin=cin)
     images = rng.uniform(0, 1, (3, cin, 4, 4))
     masks = (rng.standard_normal((4, cin, M, M)) + 1j * rng.standard_normal((4, cin, M, M))) * 0.3
@@ -169,9 +201,24 @@ def test_hardware_layer_equals_numpy_hardware4f(case, cin, rng):
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=0)
 
 
-def test_hardware_layer_counts_equal_with_adc(rng):
+def test_hardware_layer_without_layout_equals_numpy_hardware4f(rng):
+    """One output channel, the whole camera frame: (B, 1, *camera.shape) against Hardware4f's (B, *camera.shape)."""
+    cfg = _config(CASES["phase_fill_9.3um"][0], encoding="phase", layout=None)
+    layer, hw = _hw_layer(cfg, cin=2)
+    images = rng.uniform(0, 1, (2, 2, 4, 4))
+    masks = (rng.standard_normal((2, M, M)) + 1j * rng.standard_normal((2, M, M))) * 0.3
+    ref = hw.forward(images, masks, noise=False)
+    layer.set_masks(masks[None])
+    with torch.no_grad():
+        out = layer(torch.from_numpy(images)).numpy()
+    assert out.shape == (2, 1, 8, 8) and ref.shape == (2, 8, 8) and ref.max() > 5 * ref.mean() / 2
+    np.testing.assert_allclose(out[:, 0], ref, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("case", ["phase_fill", "phase_fill_9.3um"])
+def test_hardware_layer_counts_equal_with_adc(case, rng):
     cam = Camera(shape=(8, 8), pixel_pitch=2 * D, bit_depth=12, full_well=1e6, noise=False)
-    cfg = _config(CASES["phase_fill"][0], encoding="phase", camera=cam)
+    cfg = _config(CASES[case][0], encoding="phase", camera=cam)
     layer, hw = _hw_layer(cfg)
     images = rng.uniform(0, 1, (2, 2, 4, 4))
     masks = (rng.standard_normal((4, 2, M, M)) + 1j * rng.standard_normal((4, 2, M, M))) * 0.3
@@ -182,19 +229,25 @@ def test_hardware_layer_counts_equal_with_adc(rng):
     assert 0 < ref.max() < 2 * 4095
 
 
-@pytest.mark.parametrize("case", ["complex", "phase_fringing"])
+@pytest.mark.parametrize("case", ["complex", "phase_fringing", "complex_9.3um", "phase_fringing_9.3um"])
 def test_hardware_layer_gradcheck_without_noise(case, rng):
+    """Gradients to the SLM and to the input field; at 9.3 um the complex mask reaches the pixels through
+    the SLMSampler's adjoint and the pixels reach the grid through the sparse area-weight matrices."""
+    complex_case = case.startswith("complex")
     if case == "complex":
         cfg = _config(CASES["complex"][0])
+    elif case == "complex_9.3um":
+        cfg = _config(SLM(resolution=(28, 28), pitch=P93, mode="complex", fill_factor=0.9))
     else:
-        cfg = _config(SLM(resolution=(M, M), pitch=D, bit_depth=8, fill_factor=0.8, fringing_sigma=3e-6),
+        pitch, res = (D, M) if case == "phase_fringing" else (P93, 28)
+        cfg = _config(SLM(resolution=(res, res), pitch=pitch, bit_depth=8, fill_factor=0.8, fringing_sigma=3e-6),
                       encoding="phase")
     layer, _ = _hw_layer(cfg, cin=1, quantize=False)
     images = torch.from_numpy(rng.uniform(0, 1, (2, 1, 4, 4)))
-    name = "mask" if case == "complex" else "phase"
+    name = "mask" if complex_case else "phase"
     p0 = getattr(layer, name)
     with torch.no_grad():
-        if case == "complex":
+        if complex_case:
             p0.copy_(torch.from_numpy((rng.standard_normal(p0.shape) + 1j * rng.standard_normal(p0.shape)) * 0.3))
         else:
             p0.copy_(torch.from_numpy(rng.uniform(-3, 3, p0.shape)))

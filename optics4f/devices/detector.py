@@ -120,9 +120,11 @@ def mean_electrons(power, wavelength: float, exposure_time: float, quantum_effic
     ``power`` in W, ``exposure_time`` in s, ``dark_current`` in e-/s.
     """
     scale = quantum_efficiency * exposure_time / photon_energy(wavelength)
-    out = power * power.dtype.type(scale)
+    # Python-float scalars keep the array's precision (NumPy 2 and torch alike), so the torch bridge runs
+    # this same formula on tensors (docs/architecture.md, "One hardware pipeline").
+    out = power * scale
     if dark_current:
-        out += out.dtype.type(dark_current * exposure_time)  # in place: out is ours
+        out += dark_current * exposure_time  # in place: out is ours
     return out
 
 
@@ -297,11 +299,16 @@ class Camera:
         return self.shape[0] * self.pixel_pitch, self.shape[1] * self.pixel_pitch
 
     # -- steps ------------------------------------------------------------------------------
+    def samples_per_pixel(self, sample_pitch) -> tuple:
+        """(ky, kx) samples of a plane sampled at ``sample_pitch`` (m, scalar or (dy, dx)) per camera pixel
+        (:func:`pixel_factor`: ints when whole, floats otherwise)."""
+        dy, dx = np.broadcast_to(np.asarray(sample_pitch, dtype=np.float64), (2,))
+        return pixel_factor(self.pixel_pitch, dy), pixel_factor(self.pixel_pitch, dx)
+
     def pixel_power(self, u, sample_pitch):
         """Power per pixel (W), (..., *shape), of the field ``u`` sampled at ``sample_pitch`` (m)."""
         dy, dx = np.broadcast_to(np.asarray(sample_pitch, dtype=np.float64), (2,))
-        k = (pixel_factor(self.pixel_pitch, dy), pixel_factor(self.pixel_pitch, dx))
-        return bin_pixels(intensity(u), (dy, dx), self.shape, k, self.fill_factor)
+        return bin_pixels(intensity(u), (dy, dx), self.shape, self.samples_per_pixel((dy, dx)), self.fill_factor)
 
     def mean_electrons(self, u, sample_pitch, wavelength: float):
         """Expected electrons per pixel (signal and dark), before noise and saturation.

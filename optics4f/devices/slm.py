@@ -507,31 +507,18 @@ class SLM:
         """
         if not isinstance(grid, Grid):
             raise TypeError(f"grid must be an optics4f.Grid, got {type(grid).__name__}")
-        k = self.samples_per_pixel(grid)
-        xp = get_xp(frame)
-        dead = 1.0 if self.effective_dead_zone == "unmodulated" else 0.0
-        fill = self.fill_factor
-        sigma_px = (self.fringing_sigma / grid.dy, self.fringing_sigma / grid.dx)
-        if self.fringing_sigma > 0 and self.mode == "phase":
-            phi = render.render_pixels(self.gray_to_phase(frame, wavelength), k, grid.shape, 1.0)
-            phi = fringing(phi, sigma_px)
-            cover = render.render_pixels(xp.ones(self.resolution), k, grid.shape, fill)
-            active = xp.exp(1j * phi)
-        else:
-            value = self.modulation(frame, wavelength)
-            if self.fringing_sigma > 0:  # amplitude / complex: smooth the modulated value
-                drawn = render.render_pixels(value, k, grid.shape, 1.0)
-                active = fringing(drawn.real, sigma_px) + 1j * fringing(drawn.imag, sigma_px)
-                cover = render.render_pixels(xp.ones(self.resolution), k, grid.shape, fill)
-            else:
-                t = render.render_pixels(value - dead, k, grid.shape, fill)
-                if dead:
-                    t = t + render.panel_footprint(self.resolution, k, grid.shape, xp) * dead
-                return t.astype(dtype)
-        t = cover * (active - dead)
-        if dead:
-            t = t + render.panel_footprint(self.resolution, k, grid.shape, xp) * dead
-        return t.astype(dtype)
+        from ..ops import ARRAY_OPS
+        from .slm_transmission import pixel_transmission
+
+        return pixel_transmission(ARRAY_OPS, self, grid, self.shown(frame, wavelength), dtype)
+
+    def shown(self, frame, wavelength=None):
+        """What each pixel shows for ``frame`` (panel shape): the phase (rad, float64) of a phase panel,
+        the complex value (complex128) otherwise; :func:`~optics4f.devices.slm_transmission.pixel_transmission`
+        draws it on a simulation grid."""
+        if self.mode == "phase":
+            return self.gray_to_phase(frame, wavelength)
+        return self.modulation(frame, wavelength)
 
     def mask(self, target, grid: Grid, wavelength=None, dtype=DEFAULT_COMPLEX):
         """Rendered transmission of ``target`` (see :meth:`encode`) on ``grid``."""

@@ -4,6 +4,8 @@
 * :class:`Misalignment` (:mod:`.misalignment`): SLM shift/rotation/tilt, defocus, input tilt.
 * :class:`TiledLayout` (:mod:`.layout`): output channels tiled on the camera.
 * :class:`Hardware4f` (:mod:`.hardware4f`): display -> 4f -> misaligned SLM -> camera.
+* :mod:`.stages`: the hardware pass as stage objects, shared with the torch layer;
+  :class:`~.slm_sampler.SLMSampler`: the mask at the SLM pixel centres (with its adjoint).
 """
 from .config import Geometry, SystemConfig
 from .hardware4f import Hardware4f

@@ -3,6 +3,9 @@
 Built on the ideal :class:`optics4f.FourF` (Fourier-lens model): the same two
 FFTs per pass, with the devices and misalignments as elementwise factors
 (:mod:`.misalignment`) so a hardware pass costs little more than an ideal one.
+The pass is the stage sequence of :mod:`.stages` (docs/architecture.md, "One
+hardware pipeline") run with the NumPy/CuPy operations of :mod:`optics4f.ops`;
+the torch layer :class:`optics4f.torch.Hardware4fConv` runs the same stages.
 
     u   = illumination * display.field(image)                      (input plane)
     v   = R_out(x') * FourF(R_in(x) * u, fourier_mask(H))           (output plane)
@@ -32,14 +35,14 @@ FFTs per pass, with the devices and misalignments as elementwise factors
 """
 from __future__ import annotations
 
-import dataclasses
+import functools
 
 import numpy as np
 
 from ..backend import DEFAULT_COMPLEX, as_field, get_xp
 from ..fourf import FourF
-from ..kernels import kernel_to_mask, mask_at
-from ..devices.render import is_integer_ratio
+from ..kernels import kernel_to_mask
+from ..ops import ARRAY_OPS
 from ..propagation import AngularSpectrum
 from ..pupil import circular_pupil
 from ..sampling import warn_sampling
@@ -48,6 +51,8 @@ from ..devices.encoding import double_phase, lee_hologram, order_shift
 from ..devices.holography import pseudo_negative_combine, recover_field, split_kernel, step_phases
 from .config import SystemConfig
 from .misalignment import camera_defocus_factor, fourier_defocus_factors, linear_phase, resample_mask, slm_shift_ramps
+from .slm_sampler import SLMSampler, pixel_centres
+from .stages import CameraStage, ChannelMasks, DisplayStage, FourierTransmission, HardwarePipeline, OpticalPass, TileStage
 
 __all__ = ["Hardware4f"]
 
@@ -83,6 +88,7 @@ class Hardware4f:
         self._ramps = None if self.layout is None else self.layout.ramps(
             self.fourier_grid, cfg.wavelength, cfg.f2, self.out_grid.pitch)
         self._masks = None  # encoded Fourier masks of set_masks, one per input channel
+        self.sampler = SLMSampler(cfg.slm.resolution, g.slm_factor, g.padded_shape)
         self._cache = {}
         self._check_encoding_orders()
 
@@ -220,13 +226,7 @@ class Hardware4f:
         ``images``: float in [0, 1] or integer gray levels, (..., h, w) with h, w at most the
         display resolution (smaller images are centred on the display).
         """
-        disp = self.config.display
-        xp = get_xp(images)
-        images = xp.asarray(images)
-        if tuple(images.shape[-2:]) != disp.resolution:
-            images = disp.embed(images)
-        u = disp.field(images, self.in_grid, dtype=self.dtype)
-        return u * self.dtype.type(self.config.illumination)
+        return DisplayStage(self.config.display, self.in_grid, self.config.illumination, self.dtype)(images)
 
     def slm_target(self, mask):
         """Values of the Fourier mask ``mask`` (..., My, Mx) at the SLM pixel centres: (..., *slm.resolution).
@@ -234,31 +234,15 @@ class Hardware4f:
         Pixel j (of N) has its centre at Fourier sample s_j = (j - N//2) k + M//2 (k = SLM pitch /
         Fourier pitch, the geometry of :mod:`optics4f.devices.render`); pixels whose centre is off
         the grid get 0. For an integer k the centres are samples; otherwise the mask is evaluated
-        between samples by its kernel's Fourier series (:func:`optics4f.kernels.mask_at`).
+        between samples by its kernel's Fourier series (:class:`~optics4f.system.slm_sampler.SLMSampler`,
+        a linear operator with an exact adjoint, which the torch bridge differentiates through).
         """
-        xp = get_xp(mask)
-        slm = self.config.slm
-        (my, mx) = self.geometry.padded_shape
-        out = xp.zeros(mask.shape[:-2] + tuple(slm.resolution), dtype=np.complex128)
-        sy, sx = (self._pixel_centres(n, k, m) for n, k, m in zip(slm.resolution, self.geometry.slm_factor,
-                                                                 (my, mx)))
-        vy, vx = (sy >= -0.5) & (sy < my - 0.5), (sx >= -0.5) & (sx < mx - 0.5)
-        jy, jx = np.nonzero(vy)[0], np.nonzero(vx)[0]
-        if jy.size == 0 or jx.size == 0:
-            return out
-        if is_integer_ratio(self.geometry.slm_factor):
-            iy, ix = np.rint(sy[jy]).astype(np.int64), np.rint(sx[jx]).astype(np.int64)
-            sub = mask[..., iy[0]:iy[-1] + 1:int(self.geometry.slm_factor[0]),
-                       ix[0]:ix[-1] + 1:int(self.geometry.slm_factor[1])]
-        else:
-            sub = mask_at(mask, sy[jy], sx[jx])
-        out[..., jy[0]:jy[-1] + 1, jx[0]:jx[-1] + 1] = sub
-        return out
+        return self.sampler.apply(mask)
 
     @staticmethod
     def _pixel_centres(n: int, k: float, m: int) -> np.ndarray:
         """Fourier-sample positions (float) of the centres of n panel pixels of k samples on m samples."""
-        return (np.arange(n) - n // 2) * float(k) + m // 2
+        return pixel_centres(n, k, m)
 
     def encode(self, mask):
         """(frame, scale): the SLM frame showing ``mask`` and the factor by which the
@@ -305,33 +289,48 @@ class Hardware4f:
                                  f"{self.geometry.padded_shape} samples at pitch {self.fourier_grid.pitch} m")
             frame, _ = self.encode(mask)
         lam = cfg.wavelength if wavelength is None else float(wavelength)
-        t = cfg.slm.transmission(frame, self.fourier_grid, lam, dtype=self.dtype)
+        return self.transmission_stage(frame, lam)(ARRAY_OPS, cfg.slm.shown(frame, lam))
+
+    def transmission_stage(self, like=None, wavelength=None) -> FourierTransmission:
+        """The :class:`~optics4f.system.stages.FourierTransmission` stage at ``wavelength`` (m, default
+        the system's) with its constants on the backend of ``like``: SLM pixels on the Fourier grid,
+        the SLM rotation and the wavelength's Fourier scale (a spline resampling of
+        ``rotation_order``), the Fourier-plane factors."""
+        cfg = self.config
+        like = np.empty(0) if like is None else like
+        lam = cfg.wavelength if wavelength is None else float(wavelength)
         a, scale = cfg.misalignment.slm_rotation, lam / cfg.wavelength
+        warp = None
         if a or scale != 1:
             # Sample u of this wavelength's grid sits at u * scale on the system's grid; rotation R(-a).
             c, s_ = np.cos(a) * scale, np.sin(a) * scale
-            t = resample_mask(t, [[c, -s_], [s_, c]], order=self.rotation_order, fill=0.0)
-        f = self._factor("_f_fourier", t, lam)
-        return t if f is None else t * f
+            warp = functools.partial(resample_mask, matrix=[[c, -s_], [s_, c]], order=self.rotation_order, fill=0.0)
+        return FourierTransmission(cfg.slm, self.fourier_grid, self.dtype, self._factor("_f_fourier", like, lam),
+                                   warp)
 
     def propagate(self, u, fourier_mask, _fourf=None, wavelength=None):
         """Output field (..., ny, nx) on ``out_grid`` of the input field ``u`` through a Fourier-plane
         transmission (from :meth:`fourier_mask`, at the same ``wavelength``), with the SLM shift,
         defocus and tilt factors. The output pitch d f2 / f1 does not depend on the wavelength."""
         u = as_field(u, "u", dtype=self.dtype, check_finite=False)  # the FourF pass below checks it
+        return self.optical_stage(u, wavelength)(ARRAY_OPS, u, fourier_mask if _fourf is None else _fourf)
+
+    def optical_stage(self, like=None, wavelength=None) -> OpticalPass:
+        """The :class:`~optics4f.system.stages.OpticalPass` at ``wavelength`` (m, default the system's):
+        the misalignment factors (on the backend of ``like``), the 4f pass, the camera propagator."""
+        like = np.empty(0) if like is None else like
         lam = self.config.wavelength if wavelength is None else float(wavelength)
         fourf, asm = (self.fourf, self._camera_asm) if lam == self.config.wavelength else \
             (self._wavelength_pass(lam)[0], self._wavelength_pass(lam)[1][3])
-        fi = self._factor("_f_in", u, lam)
-        if fi is not None:
-            u = u * fi
-        v = fourf.apply(u, fourier_mask) if _fourf is None else _fourf.apply(u)
-        fo = self._factor("_f_out", v, lam)
-        if fo is not None:
-            v *= fo
-        if asm is not None:
-            v = asm.apply(v)
-        return v
+        return OpticalPass(fourf, self._factor("_f_in", like, lam), self._factor("_f_out", like, lam), asm)
+
+    def pipeline(self, like=None, noise: bool | None = None) -> HardwarePipeline:
+        """The stages after the Fourier transmission (:class:`~optics4f.system.stages.HardwarePipeline`),
+        constants on the backend of ``like``; ``noise`` overrides the camera's."""
+        g = self.geometry
+        return HardwarePipeline(self.optical_stage(like), CameraStage(self.config.camera, self.out_grid.pitch,
+                                                                      self.config.wavelength, noise),
+                                TileStage(self.layout, g.camera_factor))
 
     def _wavelength_pass(self, lam: float):
         """(FourF, factors) at another wavelength (cached)."""
@@ -376,7 +375,7 @@ class Hardware4f:
             masks = masks[:, None]
         if masks.ndim != 4 or masks.shape[0] != self.layout.n_channels or tuple(masks.shape[-2:]) != ms:
             raise ValueError(f"masks must be (Cout={self.layout.n_channels}, Cin, *{ms}), got {tuple(masks.shape)}")
-        return self.tiled_mask(xp.moveaxis(masks, 1, 0).astype(np.complex128))  # (Cin, My, Mx)
+        return ChannelMasks(self._ramps)(ARRAY_OPS, masks.astype(np.complex128))  # (Cin, My, Mx)
 
     def set_masks(self, masks):
         """Encode and render the masks once (Cout, Cin, My, Mx) (or (Cin, My, Mx) without a layout)
@@ -384,11 +383,7 @@ class Hardware4f:
         combined = self.channel_masks(masks)
         self._masks = [self.fourier_mask(combined[i]) for i in range(combined.shape[0])]
         # One FourF per input channel with its mask prepared (FFT order, scale) once.
-        self._passes = []
-        for fm in self._masks:
-            f = FourF(self.config.grid_shape, self.in_grid.pitch, self.config.wavelength, self.config.f1,
-                      self.config.f2, pad=self.config.pad, dtype=self.dtype)
-            self._passes.append(f.set_mask(fm))
+        self._passes = [ARRAY_OPS.prepare_pass(self.fourf, fm) for fm in self._masks]
         return self
 
     def forward(self, images, masks=None, rng=None, noise: bool | None = None):
@@ -409,18 +404,9 @@ class Hardware4f:
             images = images[:, None]
         if images.ndim != 4 or images.shape[1] != len(self._masks):
             raise ValueError(f"images must be (B, Cin={len(self._masks)}, h, w), got {tuple(images.shape)}")
-        cam = self.config.camera
-        if noise is not None and noise != cam.noise:
-            cam = dataclasses.replace(cam, noise=bool(noise))
         rng = self.rng if rng is None else make_rng(rng, like=images)
-        total = None
-        for i, fm in enumerate(self._masks):
-            v = self.propagate(self.input_field(images[:, i]), fm, _fourf=self._passes[i])
-            frame = cam.detect(v, self.out_grid.pitch, self.config.wavelength, rng=rng)
-            total = frame if total is None else total + frame
-        if self.layout is None:
-            return total
-        return self.layout.read_tiles(total, self.geometry.camera_factor)
+        return self.pipeline(images, noise).run(ARRAY_OPS, lambda i: self.input_field(images[:, i]), self._passes,
+                                                rng)
 
     def forward_wavelengths(self, images, wavelengths, masks=None, frame=None, rng=None):
         """Camera readout with the input channels on different wavelengths, in one exposure.

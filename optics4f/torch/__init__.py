@@ -12,7 +12,9 @@ trained is exactly what the NumPy/CuPy simulation computes.
   straight-through or soft surrogate gradients, LUT, pixel rendering,
   fringing, detector intensity, pixel integration, reparameterised noise, ADC);
 - :mod:`.layers`: ``SpectralConv4f`` (ideal) and ``Hardware4fConv`` (hardware
-  4f system of a ``SystemConfig``) nn.Modules.
+  4f system of a ``SystemConfig``) nn.Modules;
+- :mod:`.ops`: the autograd operations with which ``Hardware4fConv`` runs the
+  core's hardware stages (:mod:`optics4f.system.stages`, docs/architecture.md).
 
 Complex gradients follow PyTorch's convention (dL/d conj z): for y = A x the
 input gradient is A^H applied to the output gradient.

@@ -46,6 +46,8 @@ __all__ = [
     "render_pixels",
     "fringe",
     "slm_transmission",
+    "shown_values",
+    "sample_slm",
     "intensity",
     "bin_pixels",
     "camera_electrons",
@@ -207,6 +209,25 @@ def fringe(phase: torch.Tensor, sigma_px) -> torch.Tensor:
     return _CoreLinear.apply(phase, lambda a: fringing(a, sigma_px), lambda g: _smooth_adjoint(g, sigma_px))
 
 
+def shown_values(values: torch.Tensor, slm: SLM, wavelength=None, quantize: bool = True, surrogate: str = "ste",
+                 temperature: float = 0.5, dtype=torch.complex64) -> torch.Tensor:
+    """What the panel's pixels show for ``values`` (:meth:`optics4f.devices.SLM.shown` of the frame
+    that shows them): for a phase panel the displayed phase (rad, the real dtype of ``dtype``),
+    quantised with a surrogate gradient (or the ideal continuous phase plus the flatness correction
+    with ``quantize=False``); for a 'complex' panel the complex values in ``dtype``."""
+    real = torch.float64 if dtype == torch.complex128 else torch.float32
+    if slm.mode == "phase":
+        if values.is_complex():
+            raise TypeError("a phase SLM takes real phases (rad)")
+        phi = quantize_phase(values, slm, wavelength, surrogate, temperature) if quantize else values
+        if slm.flatness is not None and not quantize:
+            phi = phi + torch.as_tensor(slm.flatness, dtype=phi.dtype, device=phi.device)
+        return phi.to(real)
+    if slm.mode == "complex":
+        return values.to(dtype)
+    raise ValueError(f"the torch bridge supports SLM modes 'phase' and 'complex', got {slm.mode!r}")
+
+
 def slm_transmission(values: torch.Tensor, slm: SLM, grid, wavelength=None, quantize: bool = True,
                      surrogate: str = "ste", temperature: float = 0.5, dtype=torch.complex64) -> torch.Tensor:
     """Differentiable :meth:`optics4f.devices.SLM.transmission` of the panel showing ``values``.
@@ -218,7 +239,7 @@ def slm_transmission(values: torch.Tensor, slm: SLM, grid, wavelength=None, quan
         'complex' panel.
     slm : SLM
     grid : optics4f.Grid
-        Simulation grid of the Fourier plane (pitch divides the panel pitch).
+        Simulation grid of the Fourier plane (any pitch: pixels are drawn by area weights).
     wavelength : float, optional
         Working wavelength, m (matters with a design wavelength).
     quantize : bool
@@ -228,58 +249,38 @@ def slm_transmission(values: torch.Tensor, slm: SLM, grid, wavelength=None, quan
 
     Returns
     -------
-    Tensor (..., My, Mx): dead * footprint + coverage * (active - dead), the
-    formula of :meth:`SLM.transmission` (fill factor, dead zone, fringing).
+    Tensor (..., My, Mx): the formula of :meth:`SLM.transmission` (fill factor, dead zone,
+    fringing), the same function (:func:`optics4f.devices.slm_transmission.pixel_transmission`)
+    run with the bridge's operations.
     """
-    k = slm.samples_per_pixel(grid)
-    dead = 1.0 if slm.effective_dead_zone == "unmodulated" else 0.0
-    real = torch.float64 if dtype == torch.complex128 else torch.float32
-    if slm.mode == "phase":
-        if values.is_complex():
-            raise TypeError("a phase SLM takes real phases (rad)")
-        phi = quantize_phase(values, slm, wavelength, surrogate, temperature) if quantize else values
-        if slm.flatness is not None and not quantize:
-            phi = phi + torch.as_tensor(slm.flatness, dtype=phi.dtype, device=phi.device)
-        phi = phi.to(real)
-        if slm.fringing_sigma > 0:
-            sigma = (slm.fringing_sigma / grid.dy, slm.fringing_sigma / grid.dx)
-            phi_s = fringe(render_pixels(phi, k, grid.shape, 1.0), sigma)
-            cover = _panel_constant("cover", slm.resolution, k, grid.shape, slm.fill_factor, real, values.device)
-            t = cover * (_unit_phasor(phi_s) - dead)
-        else:
-            t = render_pixels(_unit_phasor(phi) - dead, k, grid.shape, slm.fill_factor)
-    elif slm.mode == "complex":
-        if slm.fringing_sigma > 0:
-            raise NotImplementedError("fringing of a complex SLM is not differentiable in the bridge yet; "
-                                      "set fringing_sigma=0")
-        t = render_pixels(values.to(dtype) - dead, k, grid.shape, slm.fill_factor)
-    else:
-        raise ValueError(f"slm_transmission supports SLM modes 'phase' and 'complex', got {slm.mode!r}")
-    if dead:
-        t = t + _panel_constant("footprint", slm.resolution, k, grid.shape, 1.0, real, values.device)
-    return t.to(dtype)
+    from ..devices.slm_transmission import pixel_transmission
+    from .ops import TORCH_OPS
+
+    shown = shown_values(values, slm, wavelength, quantize, surrogate, temperature, dtype)
+    return pixel_transmission(TORCH_OPS, slm, grid, shown, dtype)
 
 
-def _unit_phasor(phi: torch.Tensor) -> torch.Tensor:
-    """exp(i phi) of a real tensor (autograd through cos and sin)."""
-    return torch.complex(torch.cos(phi), torch.sin(phi))
+class _Sample(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, mask, sampler):
+        ctx.sampler, ctx.dtype = sampler, mask.dtype
+        with core_context(mask):
+            return from_array(sampler.apply(to_array(mask)))
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        with core_context(g):
+            gm = from_array(ctx.sampler.adjoint(to_array(g.contiguous())))
+        return gm.to(ctx.dtype), None
 
 
-_PANEL_CACHE: dict = {}
-
-
-def _panel_constant(kind, resolution, k, shape, fill, dtype, device) -> torch.Tensor:
-    """Rendered coverage of the panel's active areas ('cover', fill factor) or of whole pixels
-    ('footprint'), cached: they depend only on the geometry."""
-    key = (kind, tuple(resolution), tuple(k), tuple(shape), float(fill), dtype, str(device))
-    t = _PANEL_CACHE.get(key)
-    if t is None:
-        a = _render.render_pixels(np.ones(tuple(resolution)), k, shape, fill)
-        t = torch.as_tensor(a, dtype=dtype, device=device)
-        if len(_PANEL_CACHE) > 16:
-            _PANEL_CACHE.clear()
-        _PANEL_CACHE[key] = t
-    return t
+def sample_slm(mask: torch.Tensor, sampler) -> torch.Tensor:
+    """Differentiable :meth:`optics4f.system.slm_sampler.SLMSampler.apply`: a Fourier mask (..., My, Mx)
+    at the SLM pixel centres (complex128); backward: its exact adjoint."""
+    if not mask.is_complex():
+        raise TypeError("sample_slm takes a complex Fourier mask")
+    return _Sample.apply(mask, sampler)
 
 
 # -- camera -------------------------------------------------------------------------------------------
@@ -320,10 +321,9 @@ def bin_pixels(irradiance: torch.Tensor, sample_pitch, camera_shape, k, fill_fac
 def camera_electrons(v: torch.Tensor, camera, sample_pitch, wavelength: float) -> torch.Tensor:
     """Expected electrons per pixel (..., *camera.shape) of the field ``v`` (the camera's mean signal)."""
     dy, dx = np.broadcast_to(np.asarray(sample_pitch, dtype=np.float64), (2,))
-    k = (_det.pixel_factor(camera.pixel_pitch, dy), _det.pixel_factor(camera.pixel_pitch, dx))
-    power = bin_pixels(intensity(v), (dy, dx), camera.shape, k, camera.fill_factor)
-    scale = camera.quantum_efficiency * camera.exposure_time / _det.photon_energy(wavelength)
-    return power * scale + camera.dark_current * camera.exposure_time
+    power = bin_pixels(intensity(v), (dy, dx), camera.shape, camera.samples_per_pixel((dy, dx)), camera.fill_factor)
+    return _det.mean_electrons(power, wavelength, camera.exposure_time, camera.quantum_efficiency,
+                               camera.dark_current)
 
 
 class _NoisyElectrons(torch.autograd.Function):

@@ -31,10 +31,12 @@ from ..fourf import FourF
 from ..kernels import kernel_to_mask
 from ..system.config import SystemConfig
 from ..system.hardware4f import Hardware4f
+from ..system.stages import CameraStage, ChannelMasks, FourierTransmission, HardwarePipeline, OpticalPass, TileStage
 from ..validate import check_memory, finite_array, shape2
 from ._convert import core_context, from_array, numpy_dtype, to_array
-from .devices import camera_detect, slm_transmission
+from .devices import shown_values
 from .functions import phase_mask, spectral_conv
+from .ops import TORCH_OPS
 
 __all__ = ["SpectralConv4f", "Hardware4fConv", "random_kernel_masks"]
 
@@ -174,13 +176,16 @@ class SpectralConv4f(nn.Module):
 class Hardware4fConv(nn.Module):
     """Hardware 4f convolution layer: images -> display -> 4f with a learnable SLM -> camera tiles.
 
-    The forward follows :meth:`optics4f.system.Hardware4f.forward` step by
-    step with the core's functions: the display field of the images
+    The forward runs the stages of :meth:`optics4f.system.Hardware4f.forward`
+    themselves (:mod:`optics4f.system.stages`, docs/architecture.md "One
+    hardware pipeline") with the bridge's autograd operations
+    (:mod:`optics4f.torch.ops`): the display field of the images
     (:meth:`Hardware4f.input_field`, no gradient: the images are data), the
     misalignment factors, the SLM transmission on the Fourier grid
-    (:func:`optics4f.torch.devices.slm_transmission`: quantisation with a
-    surrogate gradient, LUT, fill factor, dead zone, fringing), the 4f pass
-    (:func:`optics4f.torch.spectral_conv`, one input channel at a time), the camera (:func:`optics4f.torch.devices.camera_detect`:
+    (quantisation with a surrogate gradient, LUT, then the core's pixel
+    formula: fill factor, dead zone, fringing, any SLM/Fourier pitch ratio),
+    the 4f pass (:func:`optics4f.torch.spectral_conv`, one input channel at a
+    time), the camera (:func:`optics4f.torch.devices.camera_detect`:
     intensity, pixel integration, reparameterised noise, saturation, ADC) and
     the tiles of the layout. Input channels are time-multiplexed: one pass
     and one exposure each, frames summed electronically.
@@ -193,7 +198,8 @@ class Hardware4fConv(nn.Module):
     * SLM mode ``'complex'`` (an ideal complex modulator): ``mask``
       (Cout, Cin, My, Mx), the wanted per-channel Fourier masks (centred, on
       the Fourier grid) combined with the layout's phase ramps and sampled at
-      the SLM pixels, as :meth:`Hardware4f.set_masks` does.
+      the SLM pixel centres by :class:`~optics4f.system.slm_sampler.SLMSampler`
+      (any pitch ratio; backward: its exact adjoint), as :meth:`Hardware4f.set_masks` does.
 
     :meth:`set_masks` initialises either from wanted complex masks through
     the configuration's encoding (e.g. double phase on a phase panel).
@@ -217,8 +223,7 @@ class Hardware4fConv(nn.Module):
         torch's generator); None: a flat SLM (phase 0 / mask 0).
 
     Not supported in the differentiable path (clear errors): SLM rotation,
-    camera and Fourier defocus together, holographic/pseudo-negative detection,
-    binary and amplitude panels.
+    holographic/pseudo-negative detection, binary and amplitude panels.
     """
 
     def __init__(self, config: SystemConfig, in_channels: int = 1, quantize: bool = True, surrogate: str = "ste",
@@ -238,9 +243,6 @@ class Hardware4fConv(nn.Module):
         if config.misalignment.slm_rotation:
             raise NotImplementedError("SLM rotation is not differentiable in the bridge yet; set "
                                       "misalignment.slm_rotation=0 (or train aligned and evaluate with Hardware4f)")
-        if hw.camera_propagator is not None:
-            raise NotImplementedError("camera defocus together with Fourier defocus is not supported by "
-                                      "Hardware4fConv; use one of the two")
         if config.detection != "intensity":
             raise NotImplementedError(f"detection {config.detection!r} is not differentiable in the bridge; "
                                       "use detection='intensity'")
@@ -257,29 +259,21 @@ class Hardware4fConv(nn.Module):
         else:
             self.mask = nn.Parameter(torch.zeros((self.out_channels, self.in_channels) + hw.geometry.padded_shape,
                                                  dtype=dtype))
-        self._build_index_maps()
+        self._build_constants()
         if kernel_size is not None:
             self.set_masks(random_kernel_masks(self.out_channels, self.in_channels, int(kernel_size),
                                                hw.geometry.padded_shape, np.complex128))
 
     # -- fixed geometry ---------------------------------------------------------------------------
-    def _build_index_maps(self):
-        """Selections defined by running the core on index arrays (pixel centres, camera tiles)."""
+    def _build_constants(self):
+        """Constants of the stages as buffers (they follow ``.to(device)``): layout ramps, factors."""
         hw, g = self.hw, self.hw.geometry
-        my, mx = g.padded_shape
-        # SLM pixel centres on the Fourier grid: slm_target of (flat index + 1); 0 marks pixels off the grid.
-        idx = hw.slm_target(np.arange(1, my * mx + 1, dtype=np.float64).reshape(my, mx)).real.astype(np.int64) - 1
-        self.register_buffer("_slm_index", torch.from_numpy(idx.reshape(-1)), persistent=False)
         cam = self.config.camera.shape
         if self.config.layout is not None:
-            flat = np.arange(cam[0] * cam[1], dtype=np.int64).reshape(cam)
-            tiles = self.config.layout.read_tiles(flat, g.camera_factor)  # (Cout, h, w) flat indices
+            tiles = self.config.layout.read_tiles(np.zeros(cam, dtype=np.int8), g.camera_factor)
             self.tile_shape = tuple(tiles.shape[-2:])
-            self.register_buffer("_tile_index", torch.from_numpy(np.ascontiguousarray(tiles).reshape(-1)),
-                                 persistent=False)
         else:
             self.tile_shape = tuple(cam)
-            self._tile_index = None
         ramps = None
         if self.config.layout is not None:
             ramps = self.config.layout.ramps(hw.fourier_grid, self.config.wavelength, self.config.f2,
@@ -321,25 +315,22 @@ class Hardware4fConv(nn.Module):
         return self
 
     # -- forward ----------------------------------------------------------------------------------
+    # The pass is the core's stage sequence (optics4f.system.stages, docs/architecture.md "One hardware
+    # pipeline") run with the bridge's autograd operations (optics4f.torch.ops): nothing here is physics.
     def _slm_values(self):
+        """What each input channel's frame is asked to show, (Cin, *slm.resolution): the learnable
+        phase, or the wanted masks tiled by the layout and sampled at the SLM pixel centres."""
         if self.config.slm.mode == "phase":
             return self.phase
-        m = self.mask
-        if self._ramps is not None:
-            m = (m * self._ramps[:, None]).sum(0)  # Layout.combine: sum_c ramp_c * mask_c -> (Cin, My, Mx)
-        else:
-            m = m[0]
-        flat = m.reshape(m.shape[0], -1)
-        idx = self._slm_index
-        vals = flat[:, idx.clamp(min=0)] * (idx >= 0)
-        return vals.reshape((m.shape[0],) + tuple(self.config.slm.resolution))
+        combined = ChannelMasks(self._ramps)(TORCH_OPS, self.mask)  # (Cin, My, Mx)
+        return TORCH_OPS.sample(self.hw.sampler, combined)
 
     def fourier_transmission(self) -> torch.Tensor:
         """SLM transmission (Cin, My, Mx) on the Fourier grid, times the Fourier-plane factors."""
-        t = slm_transmission(self._slm_values(), self.config.slm, self.hw.fourier_grid, self.config.wavelength,
-                             quantize=self.quantize, surrogate=self.surrogate, temperature=self.temperature,
-                             dtype=self._dtype)
-        return t if self._f_fourier is None else t * self._f_fourier
+        shown = shown_values(self._slm_values(), self.config.slm, self.config.wavelength, quantize=self.quantize,
+                             surrogate=self.surrogate, temperature=self.temperature, dtype=self._dtype)
+        stage = FourierTransmission(self.config.slm, self.hw.fourier_grid, self._dtype, self._f_fourier)
+        return stage(TORCH_OPS, shown)
 
     def input_field(self, images: torch.Tensor) -> torch.Tensor:
         """Display field (B, Cin, ny, nx) of images (B, Cin, h, w) in [0, 1] (core, no gradient)."""
@@ -362,18 +353,11 @@ class Hardware4fConv(nn.Module):
         if u.dim() != 4 or u.shape[1] != self.in_channels or tuple(u.shape[-2:]) != hw.in_grid.shape:
             raise ValueError(f"u must have shape (B, {self.in_channels}, {hw.in_grid.ny}, {hw.in_grid.nx}), "
                              f"got {tuple(u.shape)}")
-        if self._f_in is not None:
-            u = u * self._f_in
         t = self.fourier_transmission()
-        # One pass per input channel, detected apart (not summed), each through the multi-channel
-        # engine: cache-blocked, pruned FFTs and a mask gradient from the forward's Fourier-plane fields
-        # (fourf's FourF.mask_adjoint runs two more full transforms: a training step 108 -> 56 ms).
-        v = torch.cat([spectral_conv(u[:, i:i + 1], t[i:i + 1, None], hw.fourf) for i in range(t.shape[0])], 1)
-        if self._f_out is not None:
-            v = v * self._f_out
-        frames = camera_detect(v, self.config.camera, hw.out_grid.pitch, self.config.wavelength, rng=self.rng,
-                               noise=self.noise).sum(1)  # time multiplexing: frames summed
-        flat = frames.reshape(frames.shape[0], -1)
-        if self._tile_index is None:
-            return flat.reshape((frames.shape[0], 1) + self.tile_shape)
-        return flat[:, self._tile_index].reshape((frames.shape[0], self.out_channels) + self.tile_shape)
+        g, cfg = hw.geometry, self.config
+        pipeline = HardwarePipeline(OpticalPass(hw.fourf, self._f_in, self._f_out, hw.camera_propagator),
+                                    CameraStage(cfg.camera, hw.out_grid.pitch, cfg.wavelength, self.noise),
+                                    TileStage(cfg.layout, g.camera_factor))
+        handles = [TORCH_OPS.prepare_pass(hw.fourf, t[i]) for i in range(t.shape[0])]
+        out = pipeline.run(TORCH_OPS, lambda i: u[:, i], handles, self.rng)
+        return out if cfg.layout is not None else out[:, None]
