@@ -76,7 +76,7 @@ def check_saturation(frames, what: str = "frames", saturation: float | None = No
 def check_signal(frames, dark=0.0, what: str = "frames", snr: float = 10.0, each: bool = True):
     """FrameError when a frame (``each``) or all frames (not ``each``) show no light above ``dark``.
 
-    A frame is lit when its 3rd-brightest pixel of (frame - dark) exceeds the background median by
+    A frame is lit when its brightest pixel of (frame - dark) exceeds the background median by
     ``snr`` robust sigmas (spots), or its median exceeds ``snr`` sigmas of zero (flat fields); an
     all-constant frame (sigma 0) is lit only if it is above the dark level."""
     f = np.asarray(frames, dtype=np.float64)
@@ -85,8 +85,10 @@ def check_signal(frames, dark=0.0, what: str = "frames", snr: float = 10.0, each
     for fr in f:
         v = fr.ravel()
         med = float(np.median(v))
-        sig = max(robust_sigma(v), 1.0)  # counts are integers: below one ADU the noise is quantisation
-        top = float(np.partition(v, -3)[-3]) if v.size >= 3 else float(v.max())
+        # integer counts: below half an ADU the noise is quantisation; float frames: scale-free floor
+        floor = 0.5 if np.all(v == np.round(v)) else 1e-9 * float(np.max(np.abs(v)))
+        sig = max(robust_sigma(v), floor)
+        top = float(v.max())
         lit.append(top - med > snr * sig or med > snr * sig)
     lit = np.asarray(lit)
     bad = np.flatnonzero(~lit)

@@ -36,6 +36,7 @@ import numpy as np
 
 from .base import Calibration
 from .checks import FrameError, check_frames
+from .fitting import parabola_vertex
 from .frames import load_frames
 from .registration import blazed_phase
 
@@ -87,19 +88,10 @@ def fit_peak_error(z, metric, points: int = 5, min_contrast: float = 0.0):
                          "noise sets the peak; use a larger probe window (calib.focus.probe_window) or a longer scan")
     h = max(1, int(points) // 2)
     lo, hi = max(0, k - h), min(z.size, k + h + 1)
-    x, y = z[lo:hi] - z[k], m[lo:hi]
-    design = np.stack([x**2, x, np.ones_like(x)], axis=1)
-    coef = np.linalg.lstsq(design, y, rcond=None)[0]
-    a, b = float(coef[0]), float(coef[1])
-    if a >= 0:
+    vertex, sigma, a = parabola_vertex(z[lo:hi], m[lo:hi])
+    if not a < 0:
         raise ValueError("the focus metric is not peaked around its maximum; use finer steps or more light")
-    dof = x.size - 3
-    resid = y - design @ coef
-    s2 = float(resid @ resid / dof) if dof > 0 else 0.0
-    cov = s2 * np.linalg.inv(design.T @ design)
-    grad = np.array([b / (2 * a * a), -1 / (2 * a), 0.0])  # d(-b/2a)/d(a, b, c)
-    sigma = float(np.sqrt(max(grad @ cov @ grad, 0.0)))
-    return float(z[k] - b / (2 * a)), sigma
+    return vertex, sigma
 
 
 def fit_peak(z, metric, points: int = 5):
