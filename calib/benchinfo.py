@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["BenchMismatchWarning", "describe_bench", "bench_differences", "warn_mismatch", "format_bench"]
+__all__ = ["BenchMismatchWarning", "describe_bench", "describe_camera", "bench_differences", "warn_mismatch", "format_bench"]
 
 #: Relative tolerance on lengths and the wavelength before two benches are called different.
 RTOL = 1e-3
@@ -31,15 +31,20 @@ class BenchMismatchWarning(UserWarning):
     """A calibration is applied to a bench other than the one it was measured on."""
 
 
+def describe_camera(camera) -> dict:
+    """The ``camera`` part of a bench description (a camera calibrated on its own, without a 4f bench)."""
+    return {"shape": tuple(int(v) for v in camera.shape), "pixel_pitch": float(camera.pixel_pitch),
+            "bit_depth": int(camera.bit_depth)}
+
+
 def describe_bench(config) -> dict:
     """The bench of a SystemConfig as a nested dict of numbers and strings (see the module docstring)."""
-    slm, cam = config.slm, config.camera
+    slm = config.slm
     return {
         "wavelength": float(config.wavelength),
         "slm": {"name": str(slm.name), "mode": str(slm.mode), "resolution": tuple(int(v) for v in slm.resolution),
                 "pitch": float(slm.pitch), "bit_depth": int(slm.bit_depth)},
-        "camera": {"shape": tuple(int(v) for v in cam.shape), "pixel_pitch": float(cam.pixel_pitch),
-                   "bit_depth": int(cam.bit_depth)},
+        "camera": describe_camera(config.camera),
         "geometry": {"f1": float(config.f1), "f2": float(config.f2), "display_pitch": float(config.display.pitch)},
     }
 

@@ -17,6 +17,7 @@ import sys
 import numpy as np
 
 from _calib_common import Report, figure, finish, parse_args, save_figure
+from calib.benchinfo import describe_bench
 from calib.bench import SimulatedBench, bench_config
 from calib.crosstalk import crosstalk_frames, crosstalk_from_gratings, grating_efficiencies
 
@@ -36,6 +37,7 @@ def main(argv=None) -> int:
     recorded = bench.record(frames, point)
     cal = crosstalk_from_gratings(recorded, periods, center=bench.camera_center, order_spacing=bench.order_spacing,
                                   slm_pitch=pitch, dark=dark,
+                                  bench=describe_bench(bench.config),
                                   truth={"fringing_sigma": sigma_px * pitch, "fringing_sigma_px": sigma_px,
                                          "fill_factor": fill, "step": np.pi * 120 / 120})
     v = cal.values

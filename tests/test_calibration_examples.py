@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -37,6 +38,13 @@ def _run_check(script, size, tmp_path, capsys):
     assert "recovered" in out.out, f"{script.name} printed no true-vs-recovered table:\n{out.out}"
     assert list(tmp_path.glob("*.h5")), f"{script.name} wrote no HDF5 file:\n{out.out}"
     assert list(tmp_path.glob("*.png")), f"{script.name} wrote no PNG figure:\n{out.out}"
+    from calib import load
+
+    for h5 in tmp_path.glob("*.h5"):  # every result carries its uncertainty and the bench it was measured on
+        cal = load(h5)
+        assert cal.uncertainty and all(np.all(np.isfinite(np.asarray(v))) for v in cal.uncertainty.values()), \
+            f"{h5.name}: uncertainty {cal.uncertainty}"
+        assert cal.bench, f"{h5.name} records no bench"
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
