@@ -186,6 +186,13 @@ def _export(p: argparse.ArgumentParser):
     return run
 
 
+@command("calibrate", "calibration lab loop: write probe frames, fit captured frames, or --simulate the loop")
+def _calibrate(p: argparse.ArgumentParser):
+    from nets.calibrate import add_arguments
+
+    return add_arguments(p)
+
+
 @command("inspect", "report what an exported frame, sidecar, LUT file or export folder holds")
 def _inspect(p: argparse.ArgumentParser):
     p.add_argument("path", metavar="FILE", help="frame (.png/.bmp/.csv), sidecar (.h5), LUT (.txt), or export folder")

@@ -1,0 +1,221 @@
+"""The lab loop of a calibration: probe frames out, captured frames in, a calibration file back.
+
+A lab runs each calibration in three steps (``optics4f calibrate KIND``, :mod:`nets.calibrate`):
+
+1. :func:`make_probes` builds the SLM frames to display (gray levels at the panel's resolution and
+   bit depth), the input-display images to show with them, and the list of camera captures to take
+   (:class:`ProbeSet`; written to disk with a manifest that says, for every capture, what the panel
+   and the display show, the exposure and the file name the frame must be saved under);
+2. the lab displays each probe and saves the camera frames under the manifest's names (PNG/TIFF
+   8/16-bit, NPY, or one HDF5 stack in manifest order; :func:`read_captures`);
+3. :func:`analyse` runs the calibration routine of the kind on those frames and returns the
+   :class:`calib.base.Calibration`, with its uncertainty and the bench of the manifest.
+
+Kinds (``LAB_KINDS``): ``lut`` (binary gratings against gray 0, point source), ``registration``
+(blazed-grating spot grid, Gaussian spot on the display) and ``detector`` (EMVA 1288: dark frames,
+flat frames and an exposure series of pairs; no SLM frames). The bench description (SI units) the
+analysis needs is that of :func:`calib.benchinfo.describe_bench`: the LUT needs lambda f2 /
+(p_slm p_cam) for the order spacing (or a registration file).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .frames import HDF5_SUFFIXES, IMAGE_SUFFIXES, load_frames
+
+__all__ = ["LAB_KINDS", "ProbeSet", "make_probes", "analyse", "read_captures", "MANIFEST_NAME", "FRAME_SUFFIXES"]
+
+LAB_KINDS = ("lut", "registration", "detector")
+MANIFEST_NAME = "manifest.json"
+FRAME_SUFFIXES = (".png", ".tif", ".tiff", ".npy")
+N_DARK = 4  # dark frames averaged into the black level
+
+
+@dataclass
+class ProbeSet:
+    """What to display and capture for one calibration.
+
+    frames : (n, ny, nx) integer gray levels for the SLM (n may be 0: detector).
+    displays : name -> input-display image (float in [0, 1]).
+    captures : list of dicts, in capture order: ``name`` (file stem of the camera frame), ``probe``
+        (index into frames or None: SLM not used), ``display`` (a key of displays, "off" or "uniform"),
+        ``exposure`` (relative exposure, 1 = the reference exposure the hint describes) and ``note``.
+    analysis : parameters of the fit (JSON-able).
+    exposure_hint : how to set the reference exposure.
+    """
+
+    kind: str
+    frames: np.ndarray
+    displays: dict
+    captures: list
+    analysis: dict = field(default_factory=dict)
+    exposure_hint: str = ""
+
+    def manifest(self, slm_info: dict, bench: dict, probe_files: list, display_files: dict) -> dict:
+        """The JSON-able manifest (``probe_files``: file names of the SLM frames in order)."""
+        caps = []
+        for i, c in enumerate(self.captures):
+            d = dict(c, order=i)
+            d["slm_file"] = None if c["probe"] is None else probe_files[c["probe"]]
+            d["display_file"] = display_files.get(c["display"])
+            caps.append(d)
+        return {"format": "optics4f-calibration-probes", "version": 1, "kind": self.kind, "slm": slm_info,
+                "bench": bench, "exposure_hint": self.exposure_hint, "analysis": self.analysis,
+                "probe_files": list(probe_files), "display_files": dict(display_files), "captures": caps,
+                "capture_formats": "PNG or TIFF (8/16-bit gray), .npy, or one HDF5 stack captures.h5 (dataset "
+                                   "'frames', in capture order)"}
+
+
+def _gaussian(shape, sigma):
+    ny, nx = shape
+    y = (np.arange(ny) - ny // 2)[:, None]
+    x = (np.arange(nx) - nx // 2)[None, :]
+    return np.exp(-(x**2 + y**2) / (2.0 * float(sigma) ** 2))
+
+
+def _darks():
+    return [dict(name=f"dark_{i:03d}", probe=None, display="off", exposure=1.0,
+                 note="source off (or the display dark), same exposure: the black level") for i in range(N_DARK)]
+
+
+def make_probes(kind: str, slm, display_shape=(64, 64), **options) -> ProbeSet:
+    """The probes of calibration ``kind`` for panel ``slm`` (optics4f.devices.SLM) and an input display of
+    ``display_shape`` pixels. Options: lut: ``step`` (gray step, 8), ``period`` (8 px); registration:
+    ``grid`` (3: a 3 x 3 grid), ``max_nu`` (0.2 cycles/px); detector: ``levels`` (20 exposures),
+    ``n_flat`` / ``n_dark`` (16)."""
+    if kind == "lut":
+        from .lut import grating_frames
+
+        if slm.mode != "phase":
+            raise ValueError(f"a LUT calibration needs a phase SLM, {slm.name!r} is {slm.mode!r}")
+        step, period = int(options.get("step", 8)), int(options.get("period", 8))
+        grays = np.arange(0, slm.levels, step)
+        frames = grating_frames(slm.resolution, grays, period=period, bit_depth=slm.bit_depth)
+        caps = [dict(name=f"capture_{i:03d}", probe=i, display="source", exposure=1.0,
+                     note=f"binary grating, gray 0 / gray {int(g)}, period {period} px") for i, g in enumerate(grays)]
+        return ProbeSet("lut", frames, {"source": _gaussian(display_shape, 1.0)}, caps + _darks(),
+                        {"grays": grays.tolist(), "period": period, "half_width": 2, "sign": -1},
+                        "with capture_000 (flat gray 0) displayed, set the exposure so that the brightest pixel "
+                        "(the zero order) reaches about 60 % of full scale; keep it for every capture")
+    if kind == "registration":
+        from .registration import spot_grid, spot_grid_frames
+
+        nus = spot_grid(int(options.get("grid", 3)), float(options.get("max_nu", 0.2)))
+        frames = spot_grid_frames(slm, nus)
+        caps = [dict(name=f"capture_{i:03d}", probe=i, display="source", exposure=1.0,
+                     note=f"blazed grating nu = ({nu[0]:.4g}, {nu[1]:.4g}) cycles/px") for i, nu in enumerate(nus)]
+        return ProbeSet("registration", frames, {"source": _gaussian(display_shape, 1.0)}, caps + _darks(),
+                        {"nus": nus.tolist(), "half_width": 3},
+                        f"with capture_{nus.shape[0] // 2:03d} (nu = 0, the DC) displayed, set the exposure so that "
+                        "the brightest pixel reaches about 60 % of full scale; keep it for every capture")
+    if kind == "detector":
+        levels = int(options.get("levels", 20))
+        n_flat, n_dark = int(options.get("n_flat", 16)), int(options.get("n_dark", 16))
+        rel = np.linspace(0.0, 1.25, levels)  # relative exposures: dark to beyond saturation
+        caps = [dict(name=f"dark_{i:03d}", probe=None, display="off", exposure=1.0, note="light blocked")
+                for i in range(n_dark)]
+        caps += [dict(name=f"flat_{i:03d}", probe=None, display="uniform", exposure=0.5,
+                      note="uniform illumination at about half of saturation") for i in range(n_flat)]
+        for k, r in enumerate(rel):
+            caps += [dict(name=f"series_{k:03d}_{ab}", probe=None, display="uniform", exposure=float(r),
+                          note=f"exposure series level {k}: {r:.3g} x the saturation exposure, pair {ab}")
+                     for ab in "ab"]
+        caps += [dict(name=f"darkpair_{ab}", probe=None, display="off", exposure=1.0, note="light blocked, pair")
+                 for ab in "ab"]
+        return ProbeSet("detector", np.zeros((0,) + tuple(slm.resolution), dtype=np.uint8), {}, caps,
+                        {"exposures": rel.tolist(), "n_flat": n_flat, "n_dark": n_dark},
+                        "exposure 1 = the exposure time (or light level) at which the camera just saturates under "
+                        "the uniform illumination; the series spans 0..1.25 of it in equal steps")
+    raise ValueError(f"unknown calibration kind {kind!r} for the lab loop; known: {', '.join(LAB_KINDS)}")
+
+
+# ------------------------------------------------------------------------------------- captured frames
+def read_captures(folder, manifest: dict) -> dict:
+    """name -> frame (h, w) float64 for every capture of the manifest, from ``folder``: one file per capture
+    (the capture name with any of .png/.tif/.tiff/.npy), or one HDF5 stack (``captures.h5``, any HDF5 file
+    with a dataset ``frames`` (n, h, w) in capture order). Missing captures are named in the error."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--frames: no such folder {str(folder)!r}")
+    names = [c["name"] for c in manifest["captures"]]
+    stacks = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in HDF5_SUFFIXES]
+    if stacks:
+        f = load_frames(str(stacks[0]), dataset="frames")
+        if f.shape[0] != len(names):
+            raise ValueError(f"{str(stacks[0])!r} holds {f.shape[0]} frames; the manifest lists {len(names)} captures "
+                             "(in this order: " + ", ".join(names[:4]) + ", ...)")
+        return dict(zip(names, f))
+    out, missing = {}, []
+    for name in names:
+        hits = [folder / (name + s) for s in FRAME_SUFFIXES + tuple(s.upper() for s in IMAGE_SUFFIXES)
+                if (folder / (name + s)).is_file()]
+        if not hits:
+            missing.append(name)
+            continue
+        f = load_frames(str(hits[0]))
+        if f.shape[0] != 1:
+            raise ValueError(f"{str(hits[0])!r} holds {f.shape[0]} frames; one frame per capture file")
+        out[name] = f[0]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} captures missing in {str(folder)!r}: {', '.join(missing[:6])}"
+                                f"{' ...' if len(missing) > 6 else ''} (save each as NAME.png/.tif/.npy, or all in "
+                                "one captures.h5 with dataset 'frames')")
+    return out
+
+
+def _stack(caps, prefix):
+    keys = sorted(k for k in caps if k.startswith(prefix))
+    return np.stack([caps[k] for k in keys]) if keys else None
+
+
+def analyse(manifest: dict, captures: dict, registration=None, truth=None):
+    """The calibration of ``manifest['kind']`` from ``captures`` (name -> frame, :func:`read_captures`).
+
+    ``registration``: a RegistrationCalibration placing the LUT's grating orders (else the order spacing
+    comes from the manifest's bench: lambda f2 / (p_slm p_cam)). ``truth``: known values of a simulated
+    bench (stored in the file)."""
+    kind = manifest["kind"]
+    a, bench = manifest.get("analysis", {}), manifest.get("bench", {})
+    if kind in ("lut", "registration"):
+        n_probe = sum(c["probe"] is not None for c in manifest["captures"])
+        frames = np.stack([captures[f"capture_{i:03d}"] for i in range(n_probe)])
+        dark = _stack(captures, "dark_").mean(axis=0)
+    if kind == "lut":
+        from .lut import lut_from_gratings
+        from .registration import find_spot
+
+        grays = np.asarray(a["grays"], dtype=np.int64)
+        if registration is not None:
+            center, spacing = registration, None
+        else:
+            try:
+                lam, f2 = float(bench["wavelength"]), float(bench["geometry"]["f2"])
+                p_slm, p_cam = float(bench["slm"]["pitch"]), float(bench["camera"]["pixel_pitch"])
+            except (KeyError, TypeError):
+                raise ValueError("the LUT analysis needs the bench (wavelength, f2, SLM and camera pitch) in the "
+                                 "manifest, or a registration file (--registration)") from None
+            spacing = lam * f2 / (p_slm * p_cam)
+            center = find_spot(frames[0], half_width=2, dark=dark)  # gray 0 everywhere: all light in the DC
+        return lut_from_gratings(frames, grays, center=center, order_spacing=spacing, period=int(a["period"]),
+                                 wavelength=float(bench["wavelength"]), sign=int(a.get("sign", -1)), dark=dark,
+                                 half_width=int(a.get("half_width", 2)), bit_depth=int(manifest["slm"]["bit_depth"]),
+                                 truth_slm=truth, bench=bench)
+    if kind == "registration":
+        from .registration import register_spots
+
+        return register_spots(frames, np.asarray(a["nus"]), dark=dark, half_width=int(a.get("half_width", 3)),
+                              truth=truth, bench=bench)
+    if kind == "detector":
+        from .detector import calibrate_detector
+
+        levels = len(a["exposures"])
+        bright = np.stack([np.stack([captures[f"series_{k:03d}_a"], captures[f"series_{k:03d}_b"]])
+                           for k in range(levels)])
+        dpair = np.stack([captures["darkpair_a"], captures["darkpair_b"]])
+        return calibrate_detector(_stack(captures, "dark_"), _stack(captures, "flat_"), bright, dpair,
+                                  np.asarray(a["exposures"]), container_bits=manifest.get("container_bits"),
+                                  truth=truth, bench=bench)
+    raise ValueError(f"unknown calibration kind {kind!r}; known: {', '.join(LAB_KINDS)}")
