@@ -97,6 +97,9 @@ class Calibration:
     uncertainty: dict = field(default_factory=dict)
     bench: dict = field(default_factory=dict)
 
+    #: Bench keys (or prefixes, calib.benchinfo) the calibration depends on; empty: the whole bench.
+    bench_scope = ()
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         register(cls)

@@ -31,22 +31,35 @@ class BenchMismatchWarning(UserWarning):
     """A calibration is applied to a bench other than the one it was measured on."""
 
 
+def _ints(v):
+    return None if v is None else tuple(int(x) for x in v)
+
+
+def _num(v, kind=float):
+    return None if v is None else kind(v)
+
+
+def _drop_none(d: dict) -> dict:
+    """Settings left to be derived (None) are not part of the description."""
+    return {k: (_drop_none(v) if isinstance(v, dict) else v) for k, v in d.items() if v is not None}
+
+
 def describe_camera(camera) -> dict:
     """The ``camera`` part of a bench description (a camera calibrated on its own, without a 4f bench)."""
-    return {"shape": tuple(int(v) for v in camera.shape), "pixel_pitch": float(camera.pixel_pitch),
-            "bit_depth": int(camera.bit_depth)}
+    return _drop_none({"shape": _ints(camera.shape), "pixel_pitch": _num(camera.pixel_pitch),
+                       "bit_depth": _num(camera.bit_depth, int)})
 
 
 def describe_bench(config) -> dict:
     """The bench of a SystemConfig as a nested dict of numbers and strings (see the module docstring)."""
     slm = config.slm
-    return {
+    return _drop_none({
         "wavelength": float(config.wavelength),
-        "slm": {"name": str(slm.name), "mode": str(slm.mode), "resolution": tuple(int(v) for v in slm.resolution),
-                "pitch": float(slm.pitch), "bit_depth": int(slm.bit_depth)},
+        "slm": {"name": str(slm.name), "mode": str(slm.mode), "resolution": _ints(slm.resolution),
+                "pitch": _num(slm.pitch), "bit_depth": _num(slm.bit_depth, int)},
         "camera": describe_camera(config.camera),
-        "geometry": {"f1": float(config.f1), "f2": float(config.f2), "display_pitch": float(config.display.pitch)},
-    }
+        "geometry": {"f1": _num(config.f1), "f2": _num(config.f2), "display_pitch": _num(config.display.pitch)},
+    })
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -74,17 +87,18 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def bench_differences(recorded: dict, config_or_bench) -> list:
+def bench_differences(recorded: dict, config_or_bench, scope=()) -> list:
     """Human-readable differences ("wavelength: 6.33e-07 m (calibration) vs 5.32e-07 m (this bench)") between
     a recorded description and a SystemConfig (or another description). Keys missing on either side, and
-    the SLM name (a preset name says nothing the numbers do not), are not compared."""
+    the SLM name (a preset name says nothing the numbers do not), are not compared. ``scope``: the keys
+    (or key prefixes such as "slm.", "camera.") that matter; empty: all."""
     other = config_or_bench if isinstance(config_or_bench, dict) else describe_bench(config_or_bench)
     a, b = _flat(recorded or {}), _flat(other)
     units = {"wavelength": " m", "slm.pitch": " m", "camera.pixel_pitch": " m", "geometry.f1": " m",
              "geometry.f2": " m", "geometry.display_pitch": " m"}
     out = []
     for key in sorted(set(a) & set(b)):
-        if key == "slm.name":
+        if key == "slm.name" or (scope and not any(key == k or key.startswith(k) for k in scope)):
             continue
         if not _same(a[key], b[key]):
             u = units.get(key, "")
@@ -96,7 +110,7 @@ def warn_mismatch(calibration, config, what: str = "this bench") -> list:
     """Warn (BenchMismatchWarning) when ``calibration.bench`` differs from ``config``; the differences."""
     if not calibration.bench:
         return []
-    diffs = bench_differences(calibration.bench, config)
+    diffs = bench_differences(calibration.bench, config, getattr(type(calibration), "bench_scope", ()))
     if diffs:
         warnings.warn(f"the {calibration.kind} calibration was measured on another bench than {what}: "
                       + "; ".join(diffs) + ". Recalibrate on this bench, or check the configuration.",

@@ -105,6 +105,7 @@ class CrosstalkCalibration(Calibration):
     ``step`` (rad, magnitude of the grating's phase step, <= pi), measured and fitted efficiencies."""
 
     kind: str = "crosstalk"
+    bench_scope = ("slm.pitch", "slm.mode")  # what the calibration depends on: the panel type
 
     def apply_to_slm(self, slm):
         """The SLM with the measured fringing width and fill factor (what the simulator then renders)."""

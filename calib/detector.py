@@ -354,6 +354,7 @@ class DetectorCalibration(Calibration):
     """
 
     kind: str = "detector"
+    bench_scope = ("camera.",)  # what the calibration depends on: the camera
 
     def correct(self, frames) -> np.ndarray:
         """Frames (n, h, w) in linear ADU above the dark frame, flat-field corrected: shift

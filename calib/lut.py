@@ -284,6 +284,7 @@ class LUTCalibration(Calibration):
     the measured points ``grays`` / ``phase``, ``wavelength`` m)."""
 
     kind: str = "lut"
+    bench_scope = ("wavelength", "slm.pitch", "slm.bit_depth", "slm.mode")  # the panel type and the wavelength
 
     @property
     def lut(self) -> np.ndarray:
