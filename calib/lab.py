@@ -12,8 +12,11 @@ A lab runs each calibration in three steps (``optics4f calibrate KIND``, :mod:`n
    :class:`calib.base.Calibration`, with its uncertainty and the bench of the manifest.
 
 Kinds (``LAB_KINDS``): ``lut`` (binary gratings against gray 0, point source), ``registration``
-(blazed-grating spot grid, Gaussian spot on the display) and ``detector`` (EMVA 1288: dark frames,
-flat frames and an exposure series of pairs; no SLM frames). The bench description (SI units) the
+(blazed-grating spot grid, Gaussian spot on the display), ``detector`` (EMVA 1288: dark frames,
+flat frames and an exposure series of pairs; no SLM frames), ``crosstalk`` (binary gratings of
+several periods at the pi gray), ``wavefront`` (Zernike sweep on a point source) and ``focus``
+(a stage scan of the camera with a point on the display, then of the SLM with a pinhole patch and a
+window on the display; the manifest gives the stage position of every capture). The bench description (SI units) the
 analysis needs is that of :func:`calib.benchinfo.describe_bench`: the LUT needs lambda f2 /
 (p_slm p_cam) for the order spacing (or a registration file).
 """
@@ -28,7 +31,7 @@ from .frames import HDF5_SUFFIXES, IMAGE_SUFFIXES, load_frames
 
 __all__ = ["LAB_KINDS", "ProbeSet", "make_probes", "analyse", "read_captures", "MANIFEST_NAME", "FRAME_SUFFIXES"]
 
-LAB_KINDS = ("lut", "registration", "detector")
+LAB_KINDS = ("lut", "registration", "detector", "crosstalk", "wavefront", "focus")
 MANIFEST_NAME = "manifest.json"
 FRAME_SUFFIXES = (".png", ".tif", ".tiff", ".npy")
 N_DARK = 4  # dark frames averaged into the black level
@@ -85,7 +88,10 @@ def make_probes(kind: str, slm, display_shape=(64, 64), **options) -> ProbeSet:
     """The probes of calibration ``kind`` for panel ``slm`` (optics4f.devices.SLM) and an input display of
     ``display_shape`` pixels. Options: lut: ``step`` (gray step, 8), ``period`` (8 px); registration:
     ``grid`` (3: a 3 x 3 grid), ``max_nu`` (0.2 cycles/px); detector: ``levels`` (20 exposures),
-    ``n_flat`` / ``n_dark`` (16)."""
+    ``n_flat`` / ``n_dark`` (16); crosstalk: ``periods`` ((2, 4, 8) px), ``gray`` (the pi level, default half
+    the 2 pi level); wavefront: ``wavelength`` (m, required), ``radius`` (iris on the SLM, m), ``modes``
+    (ANSI 3..10), ``amplitudes`` (5, over +-0.15 waves); focus: ``wavelength``, ``f1``, ``display_pitch``
+    (m, required: they size the window), ``camera_z`` / ``slm_z`` (stage positions, m)."""
     if kind == "lut":
         from .lut import grating_frames
 
@@ -129,7 +135,74 @@ def make_probes(kind: str, slm, display_shape=(64, 64), **options) -> ProbeSet:
                         {"exposures": rel.tolist(), "n_flat": n_flat, "n_dark": n_dark},
                         "exposure 1 = the exposure time (or light level) at which the camera just saturates under "
                         "the uniform illumination; the series spans 0..1.25 of it in equal steps")
+    if kind == "crosstalk":
+        from .crosstalk import crosstalk_frames
+
+        periods = [int(p) for p in options.get("periods", (2, 4, 8))]
+        gray = int(options.get("gray", round(0.5 * (slm.gray_2pi if slm.gray_2pi else slm.levels - 1))))
+        frames = crosstalk_frames(slm.resolution, periods, gray, slm.bit_depth)
+        caps = [dict(name="capture_000", probe=0, display="point", exposure=1.0, note="flat panel (gray 0)")]
+        caps += [dict(name=f"capture_{i + 1:03d}", probe=i + 1, display="point", exposure=1.0,
+                      note=f"binary grating 0 | {gray}, period {p} px") for i, p in enumerate(periods)]
+        return ProbeSet("crosstalk", frames, {"point": _point(display_shape)}, caps + _darks(),
+                        {"periods": periods, "gray": gray},
+                        "with capture_000 (flat panel) displayed, set the exposure so that the brightest pixel (the "
+                        "zero order) reaches about 60 % of full scale; keep it for every capture")
+    if kind == "wavefront":
+        from .wavefront import sweep_phases
+
+        lam = float(options["wavelength"])
+        radius = float(options.get("radius", 0.3 * min(slm.resolution) * slm.pitch))
+        modes = [int(j) for j in options.get("modes", range(3, 11))]
+        amps = np.linspace(-0.15, 0.15, int(options.get("amplitudes", 5))) * lam
+        prev = options.get("previous")  # an earlier pass (WavefrontCalibration): its correction under every probe
+        base = None if prev is None else prev.correction(slm.grid)
+        phases, pm, pa = sweep_phases(slm.grid, modes, amps, radius, lam, base=base)
+        frames = np.stack([slm.encode(p, lam) for p in phases])
+        caps = [dict(name=f"capture_{i:03d}", probe=i, display="point", exposure=1.0,
+                     note=f"Zernike {int(j)} at {a / lam:+.3f} waves RMS") for i, (j, a) in enumerate(zip(pm, pa))]
+        return ProbeSet("wavefront", frames, {"point": _point(display_shape)}, caps + _darks(),
+                        {"modes": pm.tolist(), "amplitudes": pa.tolist(), "radius": radius,
+                         "previous": {} if prev is None else {str(j): c for j, c in prev.coefficients.items()},
+                         "previous_passes": 0 if prev is None else int(prev.metadata.get("passes", 1))},
+                        "with capture_{:03d} (zero amplitude) displayed, set the exposure so that the brightest pixel "
+                        "reaches about 40 % of full scale (probes that cancel the aberration make the spot brighter; "
+                        "no capture may clip); an iris of radius {:.4g} m centred on the axis bounds the beam on the "
+                        "SLM".format(int(np.flatnonzero(pa == 0)[0]), radius))
+    if kind == "focus":
+        from .focus import pinhole_frame, probe_window
+
+        zc = np.asarray(options.get("camera_z", np.arange(-0.8e-3, 0.8e-3 + 1e-9, 0.1e-3)), dtype=np.float64)
+        zf = np.asarray(options.get("slm_z", np.arange(-3e-3, 3e-3 + 1e-9, 0.4e-3)), dtype=np.float64)
+        ny, nx = slm.resolution
+        flat = np.zeros((ny, nx), dtype=np.uint8 if slm.bit_depth <= 8 else np.uint16)
+        frames = np.stack([flat, pinhole_frame(slm, (ny // 2, nx // 2), 5).astype(flat.dtype)])
+        w = probe_window(float(options["wavelength"]), float(options["f1"]), float(options["display_pitch"]),
+                         float(slm.pitch))
+        caps = [dict(name=f"camera_{i:03d}", probe=0, display="point", exposure=1.0, stage="camera", z=float(z),
+                     note=f"flat panel; camera stage at {z * 1e3:+.3f} mm") for i, z in enumerate(zc)]
+        caps += [dict(name=f"fourier_{i:03d}", probe=1, display="window", exposure=1.0, stage="slm", z=float(z),
+                      note=f"pinhole patch; SLM stage at {z * 1e3:+.3f} mm") for i, z in enumerate(zf)]
+        return ProbeSet("focus", frames, {"point": _point(display_shape), "window": _window(display_shape, w)},
+                        caps + _darks(), {"camera_z": zc.tolist(), "slm_z": zf.tolist(), "steer_period": 3.0,
+                                          "window": w},
+                        "camera scan: at stage z = 0 set the exposure so that the point's image reaches about 60 % "
+                        "of full scale; SLM scan: the same with the pinhole patch and the window (the camera "
+                        "refocused by the camera scan); keep each scan's exposure for all its positions")
     raise ValueError(f"unknown calibration kind {kind!r} for the lab loop; known: {', '.join(LAB_KINDS)}")
+
+
+def _point(shape):
+    img = np.zeros(tuple(shape))
+    img[shape[0] // 2, shape[1] // 2] = 1.0
+    return img
+
+
+def _window(shape, size):
+    img = np.zeros(tuple(shape))
+    cy, cx, h = shape[0] // 2, shape[1] // 2, int(size) // 2
+    img[cy - h:cy - h + int(size), cx - h:cx - h + int(size)] = 1.0
+    return img
 
 
 # ------------------------------------------------------------------------------------- captured frames
@@ -179,26 +252,15 @@ def analyse(manifest: dict, captures: dict, registration=None, truth=None):
     bench (stored in the file)."""
     kind = manifest["kind"]
     a, bench = manifest.get("analysis", {}), manifest.get("bench", {})
-    if kind in ("lut", "registration"):
+    if kind in ("lut", "registration", "crosstalk", "wavefront"):
         n_probe = sum(c["probe"] is not None for c in manifest["captures"])
         frames = np.stack([captures[f"capture_{i:03d}"] for i in range(n_probe)])
         dark = _stack(captures, "dark_").mean(axis=0)
     if kind == "lut":
         from .lut import lut_from_gratings
-        from .registration import find_spot
 
         grays = np.asarray(a["grays"], dtype=np.int64)
-        if registration is not None:
-            center, spacing = registration, None
-        else:
-            try:
-                lam, f2 = float(bench["wavelength"]), float(bench["geometry"]["f2"])
-                p_slm, p_cam = float(bench["slm"]["pitch"]), float(bench["camera"]["pixel_pitch"])
-            except (KeyError, TypeError):
-                raise ValueError("the LUT analysis needs the bench (wavelength, f2, SLM and camera pitch) in the "
-                                 "manifest, or a registration file (--registration)") from None
-            spacing = lam * f2 / (p_slm * p_cam)
-            center = find_spot(frames[0], half_width=2, dark=dark)  # gray 0 everywhere: all light in the DC
+        center, spacing = _orders(registration, bench, frames[0], dark)  # gray 0 everywhere: all light in the DC
         return lut_from_gratings(frames, grays, center=center, order_spacing=spacing, period=int(a["period"]),
                                  wavelength=float(bench["wavelength"]), sign=int(a.get("sign", -1)), dark=dark,
                                  half_width=int(a.get("half_width", 2)), bit_depth=int(manifest["slm"]["bit_depth"]),
@@ -218,4 +280,58 @@ def analyse(manifest: dict, captures: dict, registration=None, truth=None):
         return calibrate_detector(_stack(captures, "dark_"), _stack(captures, "flat_"), bright, dpair,
                                   np.asarray(a["exposures"]), container_bits=manifest.get("container_bits"),
                                   truth=truth, bench=bench)
+    if kind == "crosstalk":
+        from .crosstalk import crosstalk_from_gratings
+
+        center, spacing = _orders(registration, bench, frames[0], dark)
+        return crosstalk_from_gratings(frames, a["periods"], center=center, order_spacing=spacing,
+                                       slm_pitch=float(manifest["slm"]["pitch"]), dark=dark, truth=truth, bench=bench)
+    if kind == "wavefront":
+        from .wavefront import calibrate_wavefront
+
+        from .wavefront import make_calibration
+
+        prev = None
+        if a.get("previous"):
+            prev = make_calibration({int(j): float(c) for j, c in a["previous"].items()}, float(a["radius"]),
+                                    float(bench["wavelength"]), metadata={"passes": int(a.get("previous_passes", 1))})
+        return calibrate_wavefront(frames, a["modes"], a["amplitudes"], float(a["radius"]),
+                                   float(bench["wavelength"]), dark=dark, previous=prev, truth=truth, bench=bench)
+    if kind == "focus":
+        from .focus import FocusCalibration, focus_camera, focus_fourier
+        from .registration import find_spot
+
+        dark = _stack(captures, "dark_").mean(axis=0)
+        cam = np.stack([captures[f"camera_{i:03d}"] for i in range(len(a["camera_z"]))])
+        fou = np.stack([captures[f"fourier_{i:03d}"] for i in range(len(a["slm_z"]))])
+        cal_c = focus_camera(cam, a["camera_z"], dark=dark, bench=bench)
+        # the steered light lands order_spacing / steer_period camera pixels below the DC (the point's image)
+        dc = find_spot(cam[int(np.argmax(cal_c.values["metric"]))], half_width=2, dark=dark)
+        _, spacing = _orders(None, bench, None, dark)
+        top = int(round(dc[0] + spacing / float(a["steer_period"]) - 8))
+        cal_f = focus_fourier(fou, a["slm_z"], region=(top, fou.shape[1], 0, fou.shape[2]), dark=dark, bench=bench)
+        return FocusCalibration(values={**cal_c.values, "fourier_defocus": cal_f.values["fourier_defocus"],
+                                        "slm_z": cal_f.values["z"], "slm_metric": cal_f.values["metric"]},
+                                units={**cal_c.units, "fourier_defocus": "m", "slm_z": "m", "slm_metric": "1"},
+                                uncertainty={"camera_defocus": cal_c.uncertainty["camera_defocus"],
+                                             "fourier_defocus": cal_f.uncertainty["fourier_defocus"]},
+                                truth=truth, metadata={"method": "stage scans: sharpness, pinhole power"}, bench=bench)
     raise ValueError(f"unknown calibration kind {kind!r}; known: {', '.join(LAB_KINDS)}")
+
+
+def _orders(registration, bench, flat_frame, dark):
+    """(DC, order spacing): from a registration, or the DC of a flat-panel frame and lambda f2 / (p_slm p_cam)."""
+    from .registration import find_spot
+
+    if registration is not None:
+        return registration, None
+    try:
+        lam, f2 = float(bench["wavelength"]), float(bench["geometry"]["f2"])
+        p_slm, p_cam = float(bench["slm"]["pitch"]), float(bench["camera"]["pixel_pitch"])
+    except (KeyError, TypeError):
+        raise ValueError("the analysis needs the bench (wavelength, f2, SLM and camera pitch) in the manifest "
+                         "(--wavelength --f2 --camera-pitch with --write-probes), or a registration file "
+                         "(--registration)") from None
+    spacing = lam * f2 / (p_slm * p_cam)
+    center = None if flat_frame is None else find_spot(flat_frame, half_width=2, dark=dark)
+    return center, spacing

@@ -35,6 +35,9 @@ TOLERANCES = {
                      "dc_row": (0.3, False), "dc_col": (0.3, False)},
     "detector": {"gain": (0.03, True), "dark_noise": (0.05, True), "saturation_capacity": (0.03, True),
                  "black_level": (0.5, False)},
+    "crosstalk": {"fringing_sigma": (0.1, True), "fill_factor": (0.02, False)},
+    "wavefront": {"residual_rms": (633e-9 / 30, False)},  # two sweep passes
+    "focus": {"camera_defocus": (0.05e-3, False), "fourier_defocus": (0.15e-3, False)},
 }
 
 
@@ -97,6 +100,19 @@ def write_probes(kind: str, slm, out, bench: dict, fmt: str = "png", force: bool
         raise ValueError(f"--format {fmt!r}: probe frames are written as png, bmp (8-bit panels) or csv (Santec)")
     if fmt == "bmp" and slm.bit_depth > 8:
         raise ValueError(f"--format bmp holds 8-bit frames; {slm.name!r} has {slm.bit_depth} bits: use png or csv")
+    geo = bench.get("geometry", {})
+    for key, value in (("wavelength", bench.get("wavelength")), ("f1", geo.get("f1")),
+                       ("display_pitch", geo.get("display_pitch"))):
+        if value is not None:
+            options.setdefault(key, value)
+    need = {"wavefront": ("wavelength",), "focus": ("wavelength", "f1", "display_pitch")}.get(kind, ())
+    missing = [k for k in need if k not in options]
+    if missing:
+        raise ValueError(f"the {kind} probes need the bench's {', '.join(missing)} (--{' --'.join(m.replace('_', '-') for m in missing)})")
+    if "previous" in options:  # an earlier wavefront pass: its correction is shown under every probe
+        from calib.base import load as load_calibration
+
+        options["previous"] = load_calibration(options["previous"])
     probes = make_probes(kind, slm, display_shape, **options)
     out = Path(out)
     tmp = _new_folder(out, force)
@@ -179,7 +195,34 @@ def simulated_bench(kind: str, preset: str, n: int = 64, seed: int = 0, waveleng
         truth = {"gain": cam.adu_per_electron, "dark_noise": cam.read_noise, "saturation_capacity": cam.full_well,
                  "black_level": cam.offset}
         return b, slm_preset(preset, resolution=b.slm.resolution), truth
-    raise ValueError(f"--simulate knows the kinds lut, registration, detector; got {kind!r}")
+    if kind == "crosstalk":
+        sigma_px, fill = 0.3, 0.9
+        b = SimulatedBench(bench_config(n, slm_samples=4, wavelength=wavelength, pitch=pitch,
+                                        slm=dict(fringing_sigma=sigma_px * pitch, fill_factor=fill, gray_2pi=240,
+                                                 bit_depth=8)), seed=seed)
+        b.probe_options = {"gray": 120}  # the pi level the lab's LUT calibration gave
+        return b, slm_preset(preset, resolution=b.slm.resolution, bit_depth=8), \
+            {"fringing_sigma": sigma_px * pitch, "fill_factor": fill}
+    if kind == "wavefront":
+        from optics4f.zernike import zernike_phase
+
+        radius = 0.3 * (n // 2) * pitch
+        modes = list(range(3, 11))
+        true = {j: float(c) for j, c in zip(modes, np.random.default_rng(1234).normal(0.0, 0.03, len(modes))
+                                            * wavelength)}
+        b = SimulatedBench(bench_config(n, wavelength=wavelength, pitch=pitch, fourier_aperture=radius,
+                                        slm=dict(bit_depth=ref.bit_depth)), seed=seed)
+        b.hidden_aberration = zernike_phase(b.system.fourier_grid, true, radius, wavelength)
+        b.probe_options = {"radius": radius, "modes": modes}
+        return b, slm_preset(preset, resolution=b.slm.resolution), true
+    if kind == "focus":
+        dz_cam, dz_fou = 0.37e-3, -0.8e-3
+        b = SimulatedBench(bench_config(n, wavelength=wavelength, pitch=pitch, slm=dict(bit_depth=ref.bit_depth),
+                                        misalignment=dict(camera_defocus=dz_cam, fourier_defocus=dz_fou)), seed=seed)
+        return b, slm_preset(preset, resolution=b.slm.resolution), {"camera_defocus": dz_cam,
+                                                                     "fourier_defocus": dz_fou}
+    raise ValueError(f"--simulate knows the kinds lut, registration, detector, crosstalk, wavefront, focus; "
+                     f"got {kind!r}")
 
 
 def _read_probe(manifest, name):
@@ -209,13 +252,39 @@ def capture_simulated(manifest: dict, bench, out, fmt: str = "png", force: bool 
         for c in caps:
             photons = 0.0 if c["display"] == "off" else float(c["exposure"]) * sat
             frames.append(simulate_sensor_frames(cam, photons, 1, bench.rng)[0])
+    elif manifest["kind"] == "focus":  # stage scans; the SLM scan with the camera refocused by the camera scan
+        scans = {"camera": bench, "slm": bench.with_misalignment(camera_defocus=0.0)}
+        key = {"camera": "camera_defocus", "slm": "fourier_defocus"}
+        for stage, b in scans.items():
+            first = min((c for c in caps if c.get("stage") == stage), key=lambda c: abs(c["z"]))  # the stage at 0
+            b.set_exposure(_read_probe(manifest, first["slm_file"]), _read_display(manifest, first["display_file"]))
+        for c in caps:
+            if c["probe"] is None:
+                frames.append(bench.dark_frame(1))
+                continue
+            b = scans[c["stage"]]
+            moved = b.with_misalignment(**{key[c["stage"]]: getattr(b.config.misalignment, key[c["stage"]]) + c["z"]})
+            frames.append(moved.record(_read_probe(manifest, c["slm_file"]),
+                                       _read_display(manifest, c["display_file"]))[0])
     else:
-        ref = next(c for c in caps if c["probe"] is not None and
-                   (manifest["kind"] != "registration" or c["name"] == f"capture_{(len(manifest['probe_files']) // 2):03d}"))
-        bench.set_exposure(_read_probe(manifest, ref["slm_file"]), _read_display(manifest, ref["display_file"]), 0.6)
+        if manifest["kind"] == "registration":
+            ref = caps[len(manifest["probe_files"]) // 2]  # nu = 0: the DC
+        else:
+            ref = caps[0]  # a flat panel
+        if manifest["kind"] == "wavefront":  # the aberration-free spot at 60 %: no corrected probe can clip
+            bench.set_exposure(bench.uniform_frame(0), _read_display(manifest, ref["display_file"]), 0.6)
+        else:
+            bench.set_exposure(_read_probe(manifest, ref["slm_file"]), _read_display(manifest, ref["display_file"]),
+                               0.6)
+        hidden = getattr(bench, "hidden_aberration", None)
         for c in caps:
             if c["probe"] is None:  # source off: black level and read noise
                 frames.append(bench.dark_frame(1))
+            elif hidden is not None:
+                from calib.wavefront import simulate_spot_frames
+
+                frames.append(simulate_spot_frames(bench.system, _read_probe(manifest, c["slm_file"])[None], hidden,
+                                                   _read_display(manifest, c["display_file"]), rng=bench.rng)[0])
             else:
                 frames.append(bench.record(_read_probe(manifest, c["slm_file"]),
                                            _read_display(manifest, c["display_file"]))[0])
@@ -268,6 +337,11 @@ def _rows(kind, cal, truth):
         if name == "lut_rms":
             err = cal.values["lut"] - cal.truth["lut"]
             t, r, s = 0.0, float(np.sqrt(np.mean(err**2))), float(np.sqrt(np.mean(cal.uncertainty["lut"] ** 2)))
+        elif name == "residual_rms":
+            from calib.wavefront import residual_rms
+
+            t, r = 0.0, residual_rms(truth, cal.coefficients)
+            s = float(np.sqrt(np.sum(np.asarray(cal.uncertainty["zernike_coefficients"]) ** 2)))
         else:
             t = float(cal.truth[name]) if kind == "lut" else float(truth[name])
             r, s = float(cal.values[name]), float(cal.uncertainty.get(name, float("nan")))
@@ -285,15 +359,18 @@ def simulate(kind: str, folder, preset: str = "holoeye-pluto-2", n: int = 64, se
     folder = Path(folder)
     bench, nominal, truth = simulated_bench(kind, preset, n, seed)
     folder.mkdir(parents=True, exist_ok=True)
+    options = dict(getattr(bench, "probe_options", {}))
+    if kind == "wavefront":  # a first sweep; the second (below) runs with its correction on the panel
+        m1 = read_manifest(write_probes(kind, nominal, folder / "pass1" / "probes", describe_bench(bench.config), fmt,
+                                        force, display_shape=bench.config.display.resolution, **options))
+        capture_simulated(m1, bench, folder / "pass1" / "frames", capture_format, force)
+        calibrate_frames(folder / "pass1" / "frames", m1, folder / "pass1" / f"{kind}.h5", force=force, truth=truth)
+        options["previous"] = str(folder / "pass1" / f"{kind}.h5")
     manifest = write_probes(kind, nominal, folder / "probes", describe_bench(bench.config), fmt, force,
-                            display_shape=bench.config.display.resolution)
+                            display_shape=bench.config.display.resolution, **options)
     m = read_manifest(manifest)
     capture_simulated(m, bench, folder / "frames", capture_format, force)
-    cal = calibrate_frames(folder / "frames", m, folder / f"{kind}.h5", force=force,
-                           truth=truth if kind == "lut" else None)
-    if kind != "lut":
-        cal.truth = {k: float(v) for k, v in truth.items()}
-        cal.save(folder / f"{kind}.h5", overwrite=True)
+    cal = calibrate_frames(folder / "frames", m, folder / f"{kind}.h5", force=force, truth=truth)
     return cal, _rows(kind, cal, truth)
 
 
@@ -388,9 +465,13 @@ def run(args) -> int:
             raise ValueError("--frames needs --out FILE (the calibration file to write)")
         manifest = args.manifest if args.manifest is not None else args.frames / "manifest.json"
         cal = calibrate_frames(args.frames, manifest, args.out, args.registration, args.force)
-        main = {"lut": "gray_2pi", "registration": "rotation", "detector": "gain"}[args.kind]
-        print(f"wrote {args.out}: {args.kind} calibration, {main} = {float(cal.values[main]):.6g} +- "
-              f"{float(cal.uncertainty.get(main, float('nan'))):.2g} {cal.units[main]}")
+        main = {"lut": "gray_2pi", "registration": "rotation", "detector": "gain", "crosstalk": "fill_factor",
+                "wavefront": "zernike_coefficients", "focus": "fourier_defocus"}[args.kind]
+        v, sd = np.asarray(cal.values[main]), np.asarray(cal.uncertainty.get(main, np.nan))
+        if v.ndim:  # an array: its RMS and the RMS of its sigmas
+            v, sd = np.sqrt(np.mean(v**2)), np.sqrt(np.mean(sd**2))
+        print(f"wrote {args.out}: {args.kind} calibration, {main}{' (rms)' if np.ndim(cal.values[main]) else ''} = "
+              f"{float(v):.6g} +- {float(sd):.2g} {cal.units[main]}")
         return 0
     except (KeyError, ValueError, TypeError, OSError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
