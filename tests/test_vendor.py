@@ -179,3 +179,35 @@ def test_export_takes_a_vendor_flatness_bmp(tmp_path):
     shown = b.slm.replace(flatness=None).gray_to_phase(b.frames, 532e-9)
     err = _wrapped(shown - (b.phase + b.slm.flatness))
     assert err.max() <= TWO_PI / 255 * 0.5 + 1e-6
+
+
+def test_export_in_slmsuite_conventions(tmp_path):
+    """The frames of an optics4f export rewritten in slmsuite's convention are what slmsuite itself shows
+    for the export's wanted phase; the optics4f frames differ (2 pi at 255, no one-level offset)."""
+    torch = pytest.importorskip("torch")
+    from nets.checkpoint import model_config, save_checkpoint
+    from nets.cli import main
+    from nets.export import read_export
+    from nets.export.formats import read_png
+    from nets.export.slmsuite import export_slmsuite
+
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "m.pt", _one_channel_student(), {"model": model_config(
+        "sclc_classifier", image_size=8, channels=[1], kernel_sizes=3)})
+    assert main(["export", str(tmp_path / "m.pt"), "--slm", "holoeye-pluto-2", "--out", str(tmp_path / "e")]) == 0
+    b = read_export(tmp_path / "e")
+    files = export_slmsuite(tmp_path / "e", tmp_path / "s")
+    assert [f.name for f in files] == ["frame_000.h5", "frame_000.png"]
+    phase = np.mod(np.asarray(b.phase[0], dtype=np.float64), TWO_PI)
+    slm = _simulated_slm(phase.shape)
+    slm.set_phase(phase.copy(), phase_correct=False)
+    np.testing.assert_array_equal(read_png(tmp_path / "s" / "frame_000.png"), np.asarray(slm.display))
+    assert not np.array_equal(b.frames[0], np.asarray(slm.display))  # the conventions do differ
+    with pytest.raises(FileExistsError, match="force"):
+        export_slmsuite(tmp_path / "e", tmp_path / "s")
+
+
+def _one_channel_student():
+    from nets.models import SCLCClassifier
+
+    return SCLCClassifier(image_size=8, channels=(1,), kernel_sizes=3)
