@@ -152,10 +152,11 @@ def make_probes(kind: str, slm, display_shape=(64, 64), **options) -> ProbeSet:
         from .wavefront import sweep_phases
 
         lam = float(options["wavelength"])
-        radius = float(options.get("radius", 0.3 * min(slm.resolution) * slm.pitch))
+        prev = options.get("previous")  # an earlier pass (WavefrontCalibration): its correction under every probe
+        default_radius = 0.3 * min(slm.resolution) * slm.pitch if prev is None else float(prev["pupil_radius"])
+        radius = float(options.get("radius", default_radius))
         modes = [int(j) for j in options.get("modes", range(3, 11))]
         amps = np.linspace(-0.15, 0.15, int(options.get("amplitudes", 5))) * lam
-        prev = options.get("previous")  # an earlier pass (WavefrontCalibration): its correction under every probe
         base = None if prev is None else prev.correction(slm.grid)
         phases, pm, pa = sweep_phases(slm.grid, modes, amps, radius, lam, base=base)
         frames = np.stack([slm.encode(p, lam) for p in phases])

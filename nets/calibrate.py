@@ -401,6 +401,8 @@ def add_arguments(p):
                    help="with --frames: the probes' manifest.json (default: FRAMES/manifest.json)")
     p.add_argument("--registration", type=P, default=None, metavar="FILE",
                    help="with --frames (lut): a registration calibration placing the grating orders")
+    p.add_argument("--previous", type=P, default=None, metavar="FILE",
+                   help="with --write-probes (wavefront): a first pass's calibration, shown under every probe")
     p.add_argument("--force", action="store_true", help="replace existing outputs")
     g = p.add_argument_group("bench (recorded in the manifest and the calibration file)")
     g.add_argument("--wavelength", type=float, default=633e-9, help="m (default 633e-9)")
@@ -454,8 +456,9 @@ def run(args) -> int:
             return 0 if all(r[-1] for r in rows) else 1
         if args.write_probes is not None:
             slm = slm_preset(args.slm)
+            extra = {} if args.previous is None else {"previous": str(args.previous)}
             manifest = write_probes(args.kind, slm, args.write_probes, _bench_from_args(args, slm), args.format,
-                                    args.force, _shape(args.display_shape))
+                                    args.force, _shape(args.display_shape), **extra)
             m = json.loads(manifest.read_text())
             print(f"wrote {len(m['probe_files'])} probe frame(s) ({slm.name}, {slm.resolution[1]} x {slm.resolution[0]}"
                   f" px, {slm.bit_depth} bit, {args.format}) and {manifest}: capture {len(m['captures'])} frame(s) "
