@@ -21,7 +21,8 @@ import warnings
 
 import numpy as np
 
-__all__ = ["BenchMismatchWarning", "describe_bench", "describe_camera", "bench_differences", "warn_mismatch", "format_bench"]
+__all__ = ["BenchMismatchWarning", "describe_bench", "describe_camera", "bench_differences", "warn_mismatch",
+           "format_bench"]
 
 #: Relative tolerance on lengths and the wavelength before two benches are called different.
 RTOL = 1e-3

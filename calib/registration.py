@@ -327,7 +327,8 @@ def register_fourier_plane(frames, positions, *, region, display_period: float, 
     noise = np.sqrt((r1 - r0) * (c1 - c0)) * max(robust_sigma(f[:, r0:r1, c0:c1]), 1.0)
     if np.ptp(p) <= 10 * noise:
         raise FrameError(f"the steered power varies by {np.ptp(p):.3g} ADU over the slit scan, within the noise "
-                         f"({noise:.3g} ADU): no light above the dark level, no Fourier-plane spots to fit; check the region, the display pattern "
+                         f"({noise:.3g} ADU): no light above the dark level, no Fourier-plane spots to fit; "
+                         "check the region, the display pattern "
                          "and the exposure")
     k = int(np.argmax(p))
     x0, amp, base = c[k], p[k] - p.min(), p.min()

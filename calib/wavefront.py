@@ -283,7 +283,7 @@ class WavefrontCalibration(Calibration):
     """
 
     kind: str = "wavefront"
-    bench_scope = ("wavelength", "slm.", "geometry.f1")  # what the calibration depends on: the panel, the wavelength and f1
+    bench_scope = ("wavelength", "slm.", "geometry.f1")  # it depends on the panel, the wavelength and f1
 
     @property
     def coefficients(self) -> dict:

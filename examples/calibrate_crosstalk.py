@@ -8,6 +8,11 @@ continuous fringing model of calib.crosstalk. The panel is rendered with 4 (smal
 simulation samples per pixel, which limits how well the simulator itself represents a 0.3-pixel
 smoothing (hence the 10 % tolerance on sigma). Writes crosstalk.h5 and crosstalk.png.
 
+On a real bench the same procedure runs through files, in three steps (docs/calibration.md):
+``optics4f calibrate crosstalk --write-probes DIR --slm PRESET ...`` (frames to display and a manifest),
+the lab captures the frames, ``optics4f calibrate crosstalk --frames DIR --out crosstalk.h5``; ``--simulate DIR``
+runs the three steps on a simulated bench.
+
     python examples/calibrate_crosstalk.py --check --size small --out out/calibration
 """
 from __future__ import annotations

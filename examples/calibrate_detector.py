@@ -9,6 +9,11 @@ calib.detector.calibrate_detector, and compares gain, dark noise, DSNU, PRNU, sa
 black level and the bit alignment with the truth. A second run with the camera's gamma mode
 on (gamma 0.8) checks that the response fit finds the gamma. Writes detector.h5 and a figure.
 
+On a real bench the same procedure runs through files, in three steps (docs/calibration.md):
+``optics4f calibrate detector --write-probes DIR --slm PRESET ...`` (frames to display and a manifest),
+the lab captures the frames, ``optics4f calibrate detector --frames DIR --out detector.h5``; ``--simulate DIR``
+runs the three steps on a simulated bench.
+
     python examples/calibrate_detector.py --check --size small --out out/calibration
 """
 from __future__ import annotations

@@ -10,6 +10,11 @@ focuses to a spot on the SLM; a 5-pixel patch at the DC steers its
 light to a camera region; the SLM is moved through +-3 mm (camera already refocused) and the
 steered power peaks when the spot is smallest. Writes focus_camera.h5, focus_fourier.h5 and focus.png.
 
+On a real bench the same procedure runs through files, in three steps (docs/calibration.md):
+``optics4f calibrate focus --write-probes DIR --slm PRESET ...`` (frames to display and a manifest),
+the lab captures the frames, ``optics4f calibrate focus --frames DIR --out focus.h5``; ``--simulate DIR``
+runs the three steps on a simulated bench.
+
     python examples/calibrate_focus.py --check --size small --out out/calibration
 """
 from __future__ import annotations
@@ -40,7 +45,8 @@ def main(argv=None) -> int:
     zc = np.arange(-0.8e-3, 0.8e-3 + zc_step / 2, zc_step)
     cam_frames = np.concatenate([bench.with_misalignment(camera_defocus=dz_cam + z).record(flat, point)
                                  for z in zc])
-    cal_c = focus_camera(cam_frames, zc, dark=dark, truth={"camera_defocus": dz_cam}, bench=describe_bench(bench.config))
+    cal_c = focus_camera(cam_frames, zc, dark=dark, truth={"camera_defocus": dz_cam},
+                         bench=describe_bench(bench.config))
 
     # -- Fourier plane (camera refocused by the first result)
     cfg = bench.config

@@ -11,6 +11,11 @@ linear panel model and with the calibrated one (SLM.encode, quantisation include
 the true panel: the calibrated encoding must be within 0.06 rad rms at 633 and 532 nm.
 Writes lut.h5 (split screen, signed) and lut.png.
 
+On a real bench the same procedure runs through files, in three steps (docs/calibration.md):
+``optics4f calibrate lut --write-probes DIR --slm PRESET ...`` (frames to display and a manifest),
+the lab captures the frames, ``optics4f calibrate lut --frames DIR --out lut.h5``; ``--simulate DIR``
+runs the three steps on a simulated bench.
+
     python examples/calibrate_lut.py --check --size small --out out/calibration
 """
 from __future__ import annotations

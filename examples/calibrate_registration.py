@@ -15,6 +15,11 @@ LUT is not the linear one the lab assumes (true 2 pi at gray 230, frames encoded
 
 Writes registration.h5, fourier_plane_x.h5, fourier_plane_y.h5 and registration.png.
 
+On a real bench the same procedure runs through files, in three steps (docs/calibration.md):
+``optics4f calibrate registration --write-probes DIR --slm PRESET ...`` (frames to display and a manifest),
+the lab captures the frames, ``optics4f calibrate registration --frames DIR --out registration.h5``; ``--simulate DIR``
+runs the three steps on a simulated bench.
+
     python examples/calibrate_registration.py --check --size small --out out/calibration
 """
 from __future__ import annotations

@@ -10,6 +10,11 @@ The script prints true vs recovered coefficients, the residual RMS wavefront and
 ratio before and after correction, saves a figure and writes wavefront.h5 (sweep) and
 wavefront_diversity.h5 (phase diversity).
 
+On a real bench the same procedure runs through files, in three steps (docs/calibration.md):
+``optics4f calibrate wavefront --write-probes DIR --slm PRESET ...`` (frames to display and a manifest),
+the lab captures the frames, ``optics4f calibrate wavefront --frames DIR --out wavefront.h5``; ``--simulate DIR``
+runs the three steps on a simulated bench.
+
     python examples/calibrate_wavefront.py --check --size small --out out/calibration
 """
 from __future__ import annotations

@@ -108,7 +108,8 @@ def write_probes(kind: str, slm, out, bench: dict, fmt: str = "png", force: bool
     need = {"wavefront": ("wavelength",), "focus": ("wavelength", "f1", "display_pitch")}.get(kind, ())
     missing = [k for k in need if k not in options]
     if missing:
-        raise ValueError(f"the {kind} probes need the bench's {', '.join(missing)} (--{' --'.join(m.replace('_', '-') for m in missing)})")
+        flags = " ".join("--" + m.replace("_", "-") for m in missing)
+        raise ValueError(f"the {kind} probes need the bench's {', '.join(missing)} ({flags})")
     if "previous" in options:  # an earlier wavefront pass: its correction is shown under every probe
         from calib.base import load as load_calibration
 

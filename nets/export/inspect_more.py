@@ -86,5 +86,6 @@ def flatness_report(path: Path) -> dict:
     g, bits = read_gray_image(path)
     return {"as_flatness_correction": {
         "bits": bits, "gray_range": [int(g.min()), int(g.max())],
-        "phase_range_rad_if_2pi_is_2^bits": [float(-2 * np.pi * g.max() / 2**bits), float(-2 * np.pi * g.min() / 2**bits)],
+        "phase_range_rad_if_2pi_is_2^bits": [float(-2 * np.pi * g.max() / 2**bits),
+                                             float(-2 * np.pi * g.min() / 2**bits)],
         "note": "give the vendor's 2 pi level and wavelength: --flatness FILE:gray_2pi=N,wavelength=W"}}

@@ -290,8 +290,8 @@ def _parse_spec(spec: str) -> tuple:
         key, eq, val = item.partition("=")
         key = key.strip().replace("-", "_")
         if not eq or key not in ("gray_2pi", "wavelength", "vendor_wavelength", "sign", "bit_depth", "convention"):
-            raise ValueError(f"{spec!r}: settings after ':' are key=value among gray_2pi, wavelength (the vendor's, m), "
-                             "sign, bit_depth, convention (linear|slmsuite); got {item!r}")
+            raise ValueError(f"{spec!r}: settings after ':' are key=value among gray_2pi, wavelength (the "
+                             f"vendor's, m), sign, bit_depth, convention (linear|slmsuite); got {item!r}")
         out[key] = val.strip() if key == "convention" else float(val)
     if "wavelength" in out:
         out["vendor_wavelength"] = out.pop("wavelength")
