@@ -160,9 +160,11 @@ def _true_lut(levels, gray_2pi, bow=0.25):
     return -2 * np.pi * shape(g) / shape(gray_2pi)
 
 
-def simulated_bench(kind: str, preset: str, n: int = 64, seed: int = 0, wavelength: float = 633e-9):
+def simulated_bench(kind: str, preset: str, n: int = 64, seed: int = 0, wavelength: float = 633e-9,
+                    bench_errors: str | None = None):
     """(SimulatedBench, nominal SLM the lab believes in, truth) with the known errors of ``kind``:
-    lut: a bowed LUT reaching 2 pi at 86 % of the range; registration: SLM rotated by 30 mrad, tilted
+    lut: a bowed LUT reaching 2 pi at 86 % of the range (or, with ``bench_errors`` such as
+    "lut_gamma=1.3,gray_2pi=230", the panel response of ``optics4f simulate --bench-errors``); registration: SLM rotated by 30 mrad, tilted
     and shifted by (1.7, -2.3) px; detector: a camera of gain 0.18 ADU/e-, 4 e- read noise."""
     from calib.bench import SimulatedBench, bench_config
     from optics4f.devices import slm_preset
@@ -171,7 +173,12 @@ def simulated_bench(kind: str, preset: str, n: int = 64, seed: int = 0, waveleng
     pitch = float(ref.pitch)
     if kind == "lut":
         levels = 2**ref.bit_depth
-        true = _true_lut(levels, 0.86 * (levels - 1))
+        if bench_errors:
+            from nets.inference.calibrated import _true_lut as bench_errors_lut, parse_bench_errors
+
+            true = bench_errors_lut(ref, parse_bench_errors(bench_errors))
+        else:
+            true = _true_lut(levels, 0.86 * (levels - 1))
         b = SimulatedBench(bench_config(n, wavelength=wavelength, pitch=pitch,
                                         slm=dict(lut=true, design_wavelength=wavelength, bit_depth=ref.bit_depth)),
                            seed=seed)
@@ -352,13 +359,16 @@ def _rows(kind, cal, truth):
 
 
 def simulate(kind: str, folder, preset: str = "holoeye-pluto-2", n: int = 64, seed: int = 0, fmt: str = "png",
-             capture_format: str = "png", force: bool = False):
+             capture_format: str = "png", force: bool = False, wavelength: float = 633e-9,
+             bench_errors: str | None = None):
     """The three steps on a simulated bench with known errors, through files in ``folder``: returns
     (calibration, rows of :func:`_rows`)."""
     from calib.benchinfo import describe_bench
 
     folder = Path(folder)
-    bench, nominal, truth = simulated_bench(kind, preset, n, seed)
+    if bench_errors and kind != "lut":
+        raise ValueError("--bench-errors sets the simulated panel's LUT: it goes with the lut kind")
+    bench, nominal, truth = simulated_bench(kind, preset, n, seed, wavelength, bench_errors)
     folder.mkdir(parents=True, exist_ok=True)
     options = dict(getattr(bench, "probe_options", {}))
     if kind == "wavefront":  # a first sweep; the second (below) runs with its correction on the panel
@@ -418,6 +428,8 @@ def add_arguments(p):
     s = p.add_argument_group("--simulate")
     s.add_argument("--n", type=int, default=64, help="simulated bench samples per side (default 64)")
     s.add_argument("--seed", type=int, default=0, help="camera noise seed (default 0)")
+    s.add_argument("--bench-errors", default=None, metavar="SPEC",
+                   help="lut: the panel response of `optics4f simulate --bench-errors SPEC` (lut_gamma=..,gray_2pi=..)")
     s.add_argument("--capture-format", default="png", choices=("png", "tiff", "npy", "h5"),
                    help="how the simulated camera saves its frames (default png)")
     return run
@@ -447,7 +459,7 @@ def run(args) -> int:
     try:
         if args.simulate is not None:
             cal, rows = simulate(args.kind, args.simulate, args.slm, args.n, args.seed, args.format,
-                                 args.capture_format, args.force)
+                                 args.capture_format, args.force, args.wavelength, args.bench_errors)
             print(f"{args.kind} calibration on a simulated bench, through {args.simulate}/probes -> "
                   f"{args.simulate}/frames -> {args.simulate}/{args.kind}.h5")
             print(f"{'quantity':<22}{'true':>13}{'recovered':>13}{'sigma':>11}{'tolerance':>11}  ok")
