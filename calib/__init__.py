@@ -9,6 +9,8 @@ examples and tests.
 from .base import CALIBRATION_VERSION, KINDS, Calibration, apply_all, load
 from .bench import SimulatedBench, bench_config, default_camera
 from .frames import load_frames
+from .checks import FrameError
+from .benchinfo import BenchMismatchWarning, describe_bench
 from .crosstalk import CrosstalkCalibration, crosstalk_from_gratings  # G1
 from .focus import FocusCalibration, focus_camera, focus_fourier  # G1
 from .lut import LUTCalibration, lut_from_gratings, lut_from_split_screen  # G1
@@ -19,7 +21,7 @@ from .wavefront import WavefrontCalibration, calibrate_wavefront, calibrate_wave
 
 __all__ = [
     "Calibration", "load", "apply_all", "KINDS", "CALIBRATION_VERSION",
-    "load_frames",
+    "load_frames", "FrameError", "BenchMismatchWarning", "describe_bench",
     "SimulatedBench", "bench_config", "default_camera",
     "LUTCalibration", "lut_from_gratings", "lut_from_split_screen",
     "RegistrationCalibration", "register_spots", "FourierPlaneCalibration", "register_fourier_plane",

@@ -14,6 +14,9 @@ File layout (HDF5, written atomically through :mod:`optics4f.io`)::
     /calibration        NX_class="NXcollection", kind, calibration_version
     /calibration/values     one dataset per value, attribute ``units``
     /calibration/truth      optional, same layout
+    /calibration/uncertainty  one-sigma uncertainty of the measured values (same names and units)
+    /calibration/bench      the bench it was measured on (wavelength, SLM, camera, geometry;
+                            :mod:`calib.benchinfo`)
     /calibration/metadata   optional: nested groups of numbers, strings and arrays
 
 :func:`load` (or :meth:`Calibration.load`) returns the registered subclass of
@@ -79,6 +82,11 @@ class Calibration:
         Injected true values of a simulated bench (same names), for comparison.
     metadata : dict
         Free settings of the measurement (numbers, strings, arrays, nested dicts).
+    uncertainty : dict
+        One-sigma uncertainty of measured values (same names and units as ``values``; floats or arrays).
+    bench : dict
+        The bench the frames came from (:func:`calib.benchinfo.describe_bench`): wavelength (m), SLM,
+        camera and geometry; empty when unknown. :meth:`check_bench` compares it with another bench.
     """
 
     kind: str | None = None  # None: the subclass's ``kind`` class attribute ("generic" for the base)
@@ -86,6 +94,11 @@ class Calibration:
     units: dict = field(default_factory=dict)
     truth: dict | None = None
     metadata: dict = field(default_factory=dict)
+    uncertainty: dict = field(default_factory=dict)
+    bench: dict = field(default_factory=dict)
+
+    #: Bench keys (or prefixes, calib.benchinfo) the calibration depends on; empty: the whole bench.
+    bench_scope = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -107,6 +120,11 @@ class Calibration:
         if self.truth is not None:
             self.truth = {str(k): _clean(v, f"truth[{k!r}]") for k, v in self.truth.items()}
         self.metadata = dict(self.metadata or {})
+        self.uncertainty = {str(k): _clean(v, f"uncertainty[{k!r}]") for k, v in (self.uncertainty or {}).items()}
+        unknown = sorted(set(self.uncertainty) - set(self.values))
+        if unknown:
+            raise ValueError(f"uncertainty given for {unknown}, which are not values ({sorted(self.values)})")
+        self.bench = dict(self.bench or {})
 
     # -- access ------------------------------------------------------------------------------
     def __getitem__(self, name):
@@ -123,6 +141,13 @@ class Calibration:
                 r = self.values[k]
                 out[k] = (t, r, np.asarray(r) - np.asarray(t) if isinstance(r, np.ndarray) else r - t)
         return out
+
+    def check_bench(self, config, what: str = "this bench") -> list:
+        """Differences (list of str) between the bench recorded in this calibration and ``config``
+        (a SystemConfig); each is also issued as a :class:`calib.benchinfo.BenchMismatchWarning`."""
+        from .benchinfo import warn_mismatch
+
+        return warn_mismatch(self, config, what)
 
     # -- apply (overridden per kind) --------------------------------------------------------------
     def apply_to_slm(self, slm):
@@ -154,6 +179,10 @@ class Calibration:
                 write_tree(g.create_group("values"), self.values, units)
                 if self.truth is not None:
                     write_tree(g.create_group("truth"), self.truth, units)
+                if self.uncertainty:
+                    write_tree(g.create_group("uncertainty"), self.uncertainty, units)
+                if self.bench:
+                    write_tree(g.create_group("bench"), self.bench)
                 if self.metadata:
                     write_tree(g.create_group("metadata"), self.metadata)
         return Path(path)
@@ -195,15 +224,23 @@ def load(path) -> Calibration:
         units = {k: _str(d.attrs.get("units", "1")) for k, d in g["values"].items()}
         truth = read_tree(g["truth"]) if "truth" in g else None
         metadata = read_tree(g["metadata"]) if "metadata" in g else {}
+        uncertainty = read_tree(g["uncertainty"]) if "uncertainty" in g else {}
+        bench = read_tree(g["bench"]) if "bench" in g else {}
     cls = KINDS.get(kind, Calibration)
-    return cls(kind=kind, values=values, units=units, truth=truth, metadata=metadata)
+    return cls(kind=kind, values=values, units=units, truth=truth, metadata=metadata, uncertainty=uncertainty,
+               bench=bench)
 
 
-def apply_all(config, calibrations):
-    """Apply several calibrations in order to a SystemConfig; returns the corrected copy."""
+def apply_all(config, calibrations, check_bench: bool = True):
+    """Apply several calibrations in order to a SystemConfig; returns the corrected copy.
+
+    With ``check_bench``, a calibration measured on a different bench (wavelength, SLM, camera,
+    geometry) warns, naming the differences (:meth:`Calibration.check_bench`)."""
     for c in calibrations:
         if not isinstance(c, Calibration):
             raise TypeError(f"calibrations must be Calibration objects (use calib.load(path)), got "
                             f"{type(c).__name__}")
+        if check_bench:
+            c.check_bench(config)
         config = c.apply_to_config(config)
     return config

@@ -27,6 +27,7 @@ import numpy as np
 from scipy import optimize
 
 from .base import Calibration
+from .checks import FrameError, check_finite, check_saturation, check_signal
 from .frames import load_frames
 from .lut import box_sums, grating_frames, grating_orders
 
@@ -75,15 +76,28 @@ def measure_efficiencies(frames, periods, *, center, order_spacing: float | None
     if f.shape[0] != len(periods) + 1:
         raise ValueError(f"need the flat reference frame plus one frame per period ({len(periods) + 1}), "
                          f"got {f.shape[0]}")
+    check_finite(f, "crosstalk frames")
+    h = int(half_width)
+    for p, fr in zip([periods[0]] + periods, f):
+        for r, c in np.rint(grating_orders(center, order_spacing, p)).astype(int):
+            check_saturation(fr[max(r - h, 0):r + h + 1, max(c - h, 0):c + h + 1][None],
+                             "crosstalk frames (order boxes)", min_pixels=1)
+    check_signal(f, dark, "crosstalk frames", each=True)
     ref = box_sums(f[:1], grating_orders(center, order_spacing, periods[0])[:1], half_width, dark)[0, 0]
     if ref <= 0:
-        raise ValueError("the flat reference frame has no power at the DC; check center and dark")
+        raise FrameError("the flat reference frame has no power at the DC; check center and dark")
     eta0, eta1 = [], []
     for fr, p in zip(f[1:], periods):
         s = box_sums(fr, grating_orders(center, order_spacing, p), half_width, dark)[0]
         eta0.append(s[0] / ref)
         eta1.append(0.5 * (s[1] + s[2]) / ref)
-    return np.array(eta0), np.array(eta1)
+    eta0, eta1 = np.array(eta0), np.array(eta1)
+    total = eta0 + 2 * eta1
+    if np.any(total > 1.15):
+        raise FrameError(f"the gratings put {total.max():.3g} x the flat frame's power into their orders (at most 1 "
+                         "is possible): the flat frame's DC is clipped, or the exposure or the source changed "
+                         "between frames; record all frames with one exposure below saturation")
+    return eta0, eta1
 
 
 class CrosstalkCalibration(Calibration):
@@ -91,6 +105,7 @@ class CrosstalkCalibration(Calibration):
     ``step`` (rad, magnitude of the grating's phase step, <= pi), measured and fitted efficiencies."""
 
     kind: str = "crosstalk"
+    bench_scope = ("slm.pitch", "slm.mode")  # what the calibration depends on: the panel type
 
     def apply_to_slm(self, slm):
         """The SLM with the measured fringing width and fill factor (what the simulator then renders)."""
@@ -99,8 +114,8 @@ class CrosstalkCalibration(Calibration):
 
 
 def crosstalk_from_gratings(frames, periods, *, center, slm_pitch: float, order_spacing: float | None = None,
-                            dark=0.0, half_width: int = 1, step_guess: float = np.pi, truth: dict | None = None
-                            ) -> CrosstalkCalibration:
+                            dark=0.0, half_width: int = 1, step_guess: float = np.pi, truth: dict | None = None,
+                            bench: dict | None = None) -> CrosstalkCalibration:
     """Fit fringing width and fill factor to the order efficiencies of gratings of several periods.
 
     frames : flat frame then one frame per period (:func:`crosstalk_frames`); periods : even pixels.
@@ -110,6 +125,9 @@ def crosstalk_from_gratings(frames, periods, *, center, slm_pitch: float, order_
 
     The fitted ``step`` is the magnitude |d| of the displayed step, assumed <= pi (d and -d give the
     same efficiencies): show a gray near the pi level of the LUT calibration.
+
+    Dark, saturated (in the order boxes) or non-finite frames raise :class:`calib.checks.FrameError`;
+    uncertainties come from the least-squares covariance (residual scatter).
     """
     from optics4f.validate import integer, physical
 
@@ -141,4 +159,11 @@ def crosstalk_from_gratings(frames, periods, *, center, slm_pitch: float, order_
               "rms_residual": float(np.sqrt(np.mean(best.fun**2)))}
     units = {"fringing_sigma": "m", "fringing_sigma_px": "px", "fill_factor": "1", "step": "rad",
              "periods": "px", "eta0": "1", "eta1": "1", "eta0_fit": "1", "eta1_fit": "1", "rms_residual": "1"}
-    return CrosstalkCalibration(values=values, units=units, truth=truth, metadata={"method": "binary_gratings"})
+    dof = best.fun.size - best.x.size
+    cov = float(best.fun @ best.fun) / dof * np.linalg.pinv(best.jac.T @ best.jac) if dof > 0 else \
+        np.full((3, 3), np.nan)
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    unc = {"fringing_sigma_px": float(sd[0]), "fringing_sigma": float(sd[0] * slm_pitch), "fill_factor": float(sd[1]),
+           "step": float(sd[2])}
+    return CrosstalkCalibration(values=values, units=units, truth=truth, metadata={"method": "binary_gratings"},
+                                uncertainty=unc, bench=dict(bench or {}))

@@ -35,6 +35,7 @@ import numpy as np
 from scipy.optimize import curve_fit
 
 from .base import Calibration
+from .checks import FrameError, check_finite, check_saturation, robust_sigma
 from .frames import load_frames
 
 __all__ = [
@@ -202,7 +203,7 @@ def photon_transfer(bright_pairs, dark_pairs, fit_fraction: float = 0.7, saturat
     ADU and ADU^2, dark subtracted), ``used`` (bool mask of the fitted levels),
     ``nonlinearity`` (rms residual of the line / mean variance: large when the curve is not a
     line, e.g. a gamma camera), ``saturation`` (ADU), ``saturation_capacity`` (e-),
-    ``dark_variance`` (sigma_y.dark^2, ADU^2).
+    ``dark_variance`` (sigma_y.dark^2, ADU^2), ``gain_sigma`` (one-sigma of K from the residuals).
     """
     b = np.asarray(bright_pairs, dtype=np.float64)
     if b.ndim != 4 or b.shape[1] != 2:
@@ -224,13 +225,20 @@ def photon_transfer(bright_pairs, dark_pairs, fit_fraction: float = 0.7, saturat
         raise ValueError(f"only {int(used.sum())} exposure levels lie below {fit_fraction:.0%} of saturation; "
                          "record more levels between dark and saturation")
     # EMVA 1288 fits a line through the origin of the dark-subtracted curve (least squares).
+    if not np.dot(mu[used], mu[used]) > 0:
+        raise FrameError("the exposure series shows no signal above the dark pairs; expose the camera to light")
     K = float(np.dot(mu[used], var[used]) / np.dot(mu[used], mu[used]))
     resid = var[used] - K * mu[used]
+    if not K > 0:
+        raise FrameError(f"the photon-transfer gain came out {K:.3g} ADU/e- (the variance does not grow with the "
+                         "signal): the series is dark or clipped; record pairs from dark to saturation")
+    k_sigma = float(np.sqrt(np.dot(resid, resid) / max(used.sum() - 1, 1) / np.dot(mu[used], mu[used])))
     var_dark = float(dstats[:, 1].mean())
     dark_noise = float(np.sqrt(max(var_dark - QUANTIZATION_VARIANCE, 0.0)) / K)
     return {"gain": K, "dark_noise": dark_noise, "mu": mu, "var": var, "used": used,
             "nonlinearity": float(np.sqrt(np.mean(resid**2)) / np.mean(var[used])),
-            "saturation": sat, "saturation_capacity": float((sat - mu_dark) / K), "dark_variance": var_dark}
+            "saturation": sat, "saturation_capacity": float((sat - mu_dark) / K), "dark_variance": var_dark,
+            "gain_sigma": k_sigma}
 
 
 def saturation_level(frames, plateau_fraction: float = 0.01) -> float:
@@ -251,29 +259,36 @@ def _response(t, black, a, gamma):
     return black + a * np.power(np.maximum(t, 0.0), gamma)
 
 
-def fit_gamma(exposures, means, saturation: float | None = None) -> dict:
+def fit_gamma(exposures, means, saturation: float | None = None, noise_floor: float = 0.0) -> dict:
     """Fit the response mu_y(t) = black + A t^gamma (ADU) to mean frame values against exposure.
 
     ``exposures`` (n,) in s (or any quantity proportional to the photons per pixel), ``means``
     (n,) the mean frame values in ADU; levels at or above 95 % of ``saturation`` (ADU) and
     exposures <= 0 are left out. Returns ``gamma``, ``black`` (ADU), ``a`` (ADU / s^gamma),
     ``linearity_error`` (EMVA LE of a straight-line fit between 5 % and 95 % of the range, %),
-    and ``used`` (bool mask).
+    ``used`` (bool mask), ``gamma_sigma`` (one-sigma, from the fit covariance). A series whose means
+    change by less than ``noise_floor`` (ADU) is refused (:class:`calib.checks.FrameError`).
     """
     t = np.asarray(exposures, dtype=np.float64).ravel()
     m = np.asarray(means, dtype=np.float64).ravel()
     if t.shape != m.shape:
         raise ValueError(f"exposures {t.shape} and means {m.shape} must have the same length")
+    if np.ptp(m) <= max(noise_floor, 1e-9 * np.abs(m).max()):
+        raise FrameError(f"the mean signal changes by only {np.ptp(m):.3g} ADU over the exposure series: the "
+                         "series is dark (or constant); a gamma fitted to it would be meaningless. Light the camera "
+                         "and record exposures from dark to near saturation")
     used = t > 0
     if saturation is not None:
         used &= m < 0.95 * float(saturation)
     if used.sum() < 4:
-        raise ValueError(f"only {int(used.sum())} unsaturated exposure levels; the gamma fit needs at least 4")
+        raise FrameError(f"only {int(used.sum())} unsaturated exposure levels; the gamma fit needs at least 4 "
+                         "(lower the exposures of the series, or add levels below saturation)")
     tt, mm = t[used], m[used]
     # Start from the log-log slope above the lowest level, which is near the black level.
     g0 = np.polyfit(np.log(tt[1:]), np.log(np.maximum(mm[1:] - mm[0] * 0.5, 1e-9)), 1)[0]
     p0 = (float(mm.min()) * 0.5, float((mm.max() - mm.min()) / tt.max() ** g0), float(np.clip(g0, 0.2, 3)))
-    (black, a, gamma), _ = curve_fit(_response, tt, mm, p0=p0, maxfev=20000)
+    (black, a, gamma), pcov = curve_fit(_response, tt, mm, p0=p0, maxfev=20000)
+    sd = np.sqrt(np.clip(np.diag(pcov), 0, None)) if np.all(np.isfinite(pcov)) else np.full(3, np.nan)
     lo, hi = mm.min() + 0.05 * np.ptp(mm), mm.min() + 0.95 * np.ptp(mm)
     sel = (mm >= lo) & (mm <= hi)
     if sel.sum() >= 2:
@@ -281,7 +296,8 @@ def fit_gamma(exposures, means, saturation: float | None = None) -> dict:
         le = float(np.max(np.abs(mm[sel] - line)) / np.ptp(mm) * 100.0)
     else:
         le = float("nan")
-    return {"gamma": float(gamma), "black": float(black), "a": float(a), "linearity_error": le, "used": used}
+    return {"gamma": float(gamma), "black": float(black), "a": float(a), "linearity_error": le, "used": used,
+            "gamma_sigma": float(sd[2]), "black_sigma": float(sd[0])}
 
 
 def linearize(frames, gamma: float, black: float, full_scale: float) -> np.ndarray:
@@ -338,6 +354,7 @@ class DetectorCalibration(Calibration):
     """
 
     kind: str = "detector"
+    bench_scope = ("camera.",)  # what the calibration depends on: the camera
 
     def correct(self, frames) -> np.ndarray:
         """Frames (n, h, w) in linear ADU above the dark frame, flat-field corrected: shift
@@ -387,7 +404,8 @@ def _pairs(source, name) -> np.ndarray:
 
 
 def calibrate_detector(dark_frames, flat_frames, bright_pairs, dark_pairs, exposures, container_bits=None,
-                       gamma_tolerance: float = 0.02, truth: dict | None = None) -> DetectorCalibration:
+                       gamma_tolerance: float = 0.02, truth: dict | None = None,
+                       bench: dict | None = None) -> DetectorCalibration:
     """Full camera calibration from raw frames (ADU as stored, e.g. uint16 words).
 
     Parameters
@@ -410,6 +428,13 @@ def calibrate_detector(dark_frames, flat_frames, bright_pairs, dark_pairs, expos
         A fitted |gamma - 1| above this linearises every frame before the photon transfer.
     truth : dict, optional
         Injected values of a simulated bench (same names as ``values``).
+    bench : dict, optional
+        The bench description to record (:func:`calib.benchinfo.describe_bench`).
+
+    Non-finite frames, clipped dark or flat frames, a flat not brighter than the dark, and an
+    exposure series without signal raise :class:`calib.checks.FrameError`. ``uncertainty`` holds
+    one-sigma values (the gain from the photon-transfer residuals, gamma from the response fit; a
+    gamma set to 1 carries the fitted |gamma - 1| plus its sigma).
 
     Steps: bit alignment (on the flat frames and the exposure series, which hold many distinct
     values up to saturation), response curve (gamma, linearity error), then dark statistics,
@@ -421,14 +446,24 @@ def calibrate_detector(dark_frames, flat_frames, bright_pairs, dark_pairs, expos
         kind = getattr(flat_frames, "dtype", np.dtype(float))
         container_bits = kind.itemsize * 8 if kind.kind in "iu" else 16
     flat, bright = load_frames(flat_frames), _pairs(bright_pairs, "bright_pairs")
+    dark_raw = load_frames(dark_frames)
+    for name, a in (("dark_frames", dark_raw), ("flat_frames", flat), ("bright_pairs", bright)):
+        check_finite(a.reshape(-1, *a.shape[-2:]), name)
+    check_saturation(flat, "flat_frames", max_fraction=0.001)
+    check_saturation(dark_raw, "dark_frames", max_fraction=0.001)
+    noise = max(robust_sigma(dark_raw[0]), 0.5)
+    lit = flat.mean() - dark_raw.mean()
+    if lit <= 10 * noise / np.sqrt(flat[0].size) or lit <= noise:
+        raise FrameError(f"flat_frames are {lit:.3g} ADU above the dark frames (dark noise {noise:.3g} ADU): no light; "
+                         "illuminate the sensor uniformly at about half of saturation")
     # The exposure series reaches saturation, so it shows how many bits the values really use.
     align = check_bit_alignment(np.concatenate([flat.ravel(), bright.ravel()]), container_bits)
     shift = align.shift
-    dark = fix_bit_alignment(load_frames(dark_frames), shift)
+    dark = fix_bit_alignment(dark_raw, shift)
     flat, bright = fix_bit_alignment(flat, shift), fix_bit_alignment(bright, shift)
     dpairs = fix_bit_alignment(_pairs(dark_pairs, "dark_pairs"), shift)
     sat_raw = saturation_level(bright.reshape(-1, *bright.shape[2:]))
-    curve = fit_gamma(exposures, bright.mean(axis=(1, 2, 3)), sat_raw)
+    curve = fit_gamma(exposures, bright.mean(axis=(1, 2, 3)), sat_raw, noise_floor=10 * max(robust_sigma(dark[0]), 0.5))
     gamma = curve["gamma"] if abs(curve["gamma"] - 1.0) > gamma_tolerance else 1.0
     full_scale = float(2**align.data_bits - 1)
     if gamma != 1.0:  # undo the response first: the photon transfer assumes a linear camera
@@ -447,4 +482,11 @@ def calibrate_detector(dark_frames, flat_frames, bright_pairs, dark_pairs, expos
             "ptc_mu": ptc["mu"], "ptc_var": ptc["var"], "ptc_used": ptc["used"].astype(np.int8),
             "exposures": np.asarray(exposures, dtype=np.float64), "ptc_nonlinearity": ptc["nonlinearity"],
             "container_bits": float(align.container_bits), "used_bits": float(align.used_bits)}
-    return DetectorCalibration(values=values, units=dict(UNITS), truth=truth, metadata=meta)
+    rel = ptc["gain_sigma"] / K
+    unc = {"gain": ptc["gain_sigma"], "dark_noise": ptc["dark_noise"] * rel, "dsnu": ds["dsnu"] / K * rel,
+           "saturation_capacity": ptc["saturation_capacity"] * rel,
+           "black_level": float(np.sqrt(ds["temporal_variance"] / (dark.shape[0] * dark[0].size))),
+           "gamma": curve["gamma_sigma"] if gamma != 1.0 else abs(curve["gamma"] - 1.0) + curve["gamma_sigma"],
+           "prnu": float(prnu / np.sqrt(2 * flat[0].size)) if prnu > 0 else 0.0}
+    return DetectorCalibration(values=values, units=dict(UNITS), truth=truth, metadata=meta, uncertainty=unc,
+                               bench=dict(bench or {}))

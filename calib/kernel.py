@@ -37,6 +37,7 @@ from optics4f.kernels import mask_to_kernel
 from optics4f.padding import pad_center
 
 from .base import Calibration
+from .checks import FrameError, check_frames
 from .frames import load_frames
 
 __all__ = ["KernelCalibration", "calibrate_kernel", "random_probes", "uninvert", "identify_transfer",
@@ -100,13 +101,20 @@ def identify_transfer(inputs, outputs, inverted: bool = True, eps: float = 1e-9)
 
     Returns a dict: ``transfer`` (h, w) H_eff in centred order, ``kernel`` (h, w) h_eff with its
     centre at (h//2, w//2) (the embedding of :func:`optics4f.kernels.embed_kernel`),
-    ``residual`` ||Y - H X|| / ||Y|| over all probes (noise and whatever is not a convolution).
+    ``residual`` ||Y - H X|| / ||Y|| over all probes (noise and whatever is not a convolution),
+    ``kernel_sigma`` (one-sigma of each kernel sample, from the residual; NaN for one probe) and
+    ``transfer_sigma`` (h, w). All-zero inputs or outputs raise :class:`calib.checks.FrameError`.
     """
     x = _fields(inputs, "inputs").astype(np.float64)
     y = _fields(outputs, "outputs").astype(np.complex128)
     if x.shape != y.shape:
         raise ValueError(f"inputs {x.shape} and outputs {y.shape} must have the same shape (n, h, w); embed the "
                          "display images on the camera grid first")
+    if not np.abs(x).max() > 0:
+        raise FrameError("inputs: every probe image is zero; display the probe patterns (random_probes)")
+    if not np.abs(y).max() > 0:
+        raise FrameError("outputs: every measured field is zero (no light on the camera); check the source, the "
+                         "exposure and the holographic detection")
     if inverted:
         y = uninvert(y)
     # Centred DFT (axis at N//2): shift to the origin, transform.
@@ -115,8 +123,16 @@ def identify_transfer(inputs, outputs, inverted: bool = True, eps: float = 1e-9)
     power = np.sum(np.abs(X) ** 2, axis=0)
     H = np.sum(np.conj(X) * Y, axis=0) / (power + eps * power.mean())
     kernel = np.fft.fftshift(np.fft.ifft2(H))
-    residual = float(np.linalg.norm(Y - H * X) / np.linalg.norm(Y))
-    return {"transfer": np.fft.fftshift(H), "kernel": kernel, "residual": residual}
+    resid = Y - H * X
+    residual = float(np.linalg.norm(resid) / np.linalg.norm(Y))
+    # Noise per frequency and probe (n - 1 degrees of freedom per frequency), then var(H(f)) = s2 / sum|X|^2;
+    # the inverse DFT (1/N normalisation) gives every kernel sample the variance sum_f var(H(f)) / N^2.
+    n, npix = x.shape[0], x.shape[1] * x.shape[2]
+    s2 = float(np.sum(np.abs(resid) ** 2) / (max(n - 1, 1) * npix))
+    var_h = s2 / (power + eps * power.mean())
+    kernel_sigma = float(np.sqrt(np.sum(var_h)) / npix) if n > 1 else float("nan")
+    return {"transfer": np.fft.fftshift(H), "kernel": kernel, "residual": residual, "kernel_sigma": kernel_sigma,
+            "transfer_sigma": np.fft.fftshift(np.sqrt(var_h))}
 
 
 def crop_kernel(kernel, shape) -> np.ndarray:
@@ -158,7 +174,8 @@ def impulse_intensity(frames, dark, kernel_shape, inverted: bool = True) -> np.n
     """|h_eff|^2 (kh, kw), normalised to sum 1, from camera frames (ADU) of an impulse (one lit
     display pixel on the optical axis) with an intensity-only camera: dark-subtracted, averaged,
     un-inverted and cropped. Compare with |programmed|^2 / sum."""
-    f = load_frames(frames).mean(axis=0) - np.asarray(dark, dtype=np.float64)
+    f = check_frames(load_frames(frames), dark, "impulse frames", each=True)
+    f = f.mean(axis=0) - np.asarray(dark, dtype=np.float64)
     if inverted:
         f = uninvert(f)
     k = np.maximum(crop_kernel(f, kernel_shape), 0.0)
@@ -202,7 +219,7 @@ class KernelCalibration(Calibration):
 
 def calibrate_kernel(inputs, outputs, programmed, kernel_shape=None, inverted: bool = True,
                      truth: np.ndarray | None = None, output_units: str = "sqrt(W)/m",
-                     metadata: dict | None = None) -> KernelCalibration:
+                     metadata: dict | None = None, bench: dict | None = None) -> KernelCalibration:
     """End-to-end kernel calibration.
 
     ``inputs`` (n, h, w) probe images on the camera grid (arrays or files); ``outputs`` (n, h, w)
@@ -210,11 +227,17 @@ def calibrate_kernel(inputs, outputs, programmed, kernel_shape=None, inverted: b
     support compared) or, with ``kernel_shape``, the programmed Fourier mask (centred order, any
     size: :func:`programmed_kernel`). ``truth``: the true h_eff (kh, kw) of a simulated bench.
     ``output_units``: units of the outputs (the kernel is in these units per input value).
+    ``bench``: the bench description to record (:func:`calib.benchinfo.describe_bench`).
+    ``uncertainty``: one-sigma of the kernel samples, the transfer and the relative error (from the
+    identification residual; needs 2 probes or more).
     """
     prog = np.asarray(programmed, dtype=np.complex128)
     if kernel_shape is not None:
         prog = programmed_kernel(prog, kernel_shape)
     inputs = _fields(inputs, "inputs")
+    if inputs.shape[0] < 2:
+        raise FrameError(f"{inputs.shape[0]} probe; the kernel and its uncertainty need at least 2 probes "
+                         "(random_probes(8, ...))")
     ident = identify_transfer(inputs, outputs, inverted)
     meas = crop_kernel(ident["kernel"], prog.shape)
     cmp = compare_kernels(meas, prog)
@@ -226,4 +249,9 @@ def calibrate_kernel(inputs, outputs, programmed, kernel_shape=None, inverted: b
     tr = None if truth is None else {"kernel": np.asarray(truth, dtype=np.complex128)}
     meta = {"method": "least-squares transfer from random probes", "n_probes": float(inputs.shape[0])}
     meta.update(metadata or {})
-    return KernelCalibration(values=values, units=units, truth=tr, metadata=meta)
+    ks = ident["kernel_sigma"]
+    norm = float(np.linalg.norm(meas))
+    unc = {"kernel": np.full(meas.shape, ks), "transfer": ident["transfer_sigma"],
+           "relative_error": ks * np.sqrt(meas.size) / norm if norm > 0 else float("nan")}
+    return KernelCalibration(values=values, units=units, truth=tr, metadata=meta, uncertainty=unc,
+                             bench=dict(bench or {}))

@@ -46,6 +46,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Calibration
+from .checks import FrameError, check_finite, check_frames, check_saturation, check_signal
 from .frames import load_frames
 
 __all__ = [
@@ -196,7 +197,7 @@ def _poly_design(grays, top, degree):
 
 
 def _fit(grays, phase, bit_depth, degree, residuals):
-    """(lut or None when not strictly monotonic, cost)."""
+    """(lut or None when not strictly monotonic, cost, one-sigma of the lut (2^bits,))."""
     from scipy.optimize import least_squares
 
     top = 2**bit_depth - 1
@@ -204,13 +205,22 @@ def _fit(grays, phase, bit_depth, degree, residuals):
     degree = int(min(degree, grays.size - 1))
     a = _poly_design(grays, top, degree)
     coef = np.linalg.lstsq(a, np.asarray(phase, dtype=np.float64), rcond=None)[0]
-    cost = float(np.sum((a @ coef - phase) ** 2))
+    r = a @ coef - phase
+    cost = float(np.sum(r**2))
+    jac, nres = a, r.size
     if residuals is not None:
         x0 = np.concatenate([coef, np.asarray(getattr(residuals, "x0", []), dtype=np.float64)])
         sol = least_squares(lambda p: residuals(a @ p[:degree], p[degree:]), x0, method="lm")
-        coef, cost = sol.x[:degree], float(sol.cost)
-    lut = _poly_design(np.arange(top + 1), top, degree) @ coef
-    return _monotone(lut), cost
+        coef, cost, jac, nres, r = sol.x[:degree], float(sol.cost), sol.jac, sol.fun.size, sol.fun
+    full = _poly_design(np.arange(top + 1), top, degree)
+    lut = full @ coef
+    dof = nres - jac.shape[1]
+    if dof > 0:
+        cov = float(r @ r) / dof * np.linalg.pinv(jac.T @ jac)[:degree, :degree]
+        sigma = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", full, cov, full), 0, None))
+    else:
+        sigma = np.full(lut.shape, np.nan)
+    return _monotone(lut), cost, sigma
 
 
 def _monotone(lut, max_bad: float = 0.1):
@@ -240,7 +250,7 @@ def fit_lut(grays, phase, bit_depth: int = 8, degree: int = 5, residuals=None):
     nuisance parameters, given as ``residuals.x0``) by ``scipy.optimize.least_squares`` on the raw
     measurements instead of the derived phases, which removes the bias of folding noisy data.
     """
-    lut, _ = _fit(grays, phase, bit_depth, degree, residuals)
+    lut, _, _ = _fit(grays, phase, bit_depth, degree, residuals)
     if lut is None:
         raise ValueError(f"the fitted LUT is not monotonic (degree {degree}); measure more gray levels, lower "
                          "degree, or check the order positions and the dark frame")
@@ -251,13 +261,13 @@ def _best_fit(grays, candidates, bit_depth, degree, residuals):
     """Fit every candidate phase curve; the monotonic table of least cost and its starting phases."""
     best = None
     for ph in candidates:
-        lut, cost = _fit(grays, ph, bit_depth, degree, residuals)
+        lut, cost, sigma = _fit(grays, ph, bit_depth, degree, residuals)
         if lut is not None and (best is None or cost < best[1]):
-            best = (lut, cost, ph)
+            best = (lut, cost, ph, sigma)
     if best is None:
         raise ValueError("no monotonic LUT fits the measurements; measure more gray levels, lower degree, or "
                          "check the order positions, the exposure and the dark frame")
-    return best[0], best[2]
+    return best[0], best[2], best[3]
 
 
 def gray_of_phase(lut, target: float = _TWO_PI) -> float:
@@ -274,6 +284,7 @@ class LUTCalibration(Calibration):
     the measured points ``grays`` / ``phase``, ``wavelength`` m)."""
 
     kind: str = "lut"
+    bench_scope = ("wavelength", "slm.pitch", "slm.bit_depth", "slm.mode")  # the panel type and the wavelength
 
     @property
     def lut(self) -> np.ndarray:
@@ -303,16 +314,22 @@ class LUTCalibration(Calibration):
         return slm.replace(lut=self.lut.copy(), design_wavelength=self.wavelength)
 
 
-def _make(lut, grays, phase, wavelength, method, truth_slm, metadata):
-    values = {"lut": lut, "gray_2pi": gray_of_phase(lut), "grays": np.asarray(grays, dtype=np.float64),
+def _make(lut, grays, phase, wavelength, method, truth_slm, metadata, sigma, bench):
+    g2pi = gray_of_phase(lut)
+    values = {"lut": lut, "gray_2pi": g2pi, "grays": np.asarray(grays, dtype=np.float64),
               "phase": np.asarray(phase, dtype=np.float64), "wavelength": float(wavelength)}
+    unc = {"lut": sigma}
+    if np.isfinite(g2pi):  # sigma of the level = sigma of the phase there / the slope of |lut|
+        slope = abs(float(np.interp(g2pi, np.arange(lut.size - 1) + 0.5, np.diff(np.abs(lut)))))
+        unc["gray_2pi"] = float(np.interp(g2pi, np.arange(lut.size), sigma)) / max(slope, 1e-12)
     units = {"lut": "rad", "gray_2pi": "gray level", "grays": "gray level", "phase": "rad", "wavelength": "m"}
     truth = None
     if truth_slm is not None:
         t = truth_slm.phase_lut() * truth_slm.wavelength_scale(wavelength)
         t = t - t[0]
         truth = {"lut": t, "gray_2pi": gray_of_phase(t)}
-    return LUTCalibration(values=values, units=units, truth=truth, metadata={"method": method, **metadata})
+    return LUTCalibration(values=values, units=units, truth=truth, metadata={"method": method, **metadata},
+                          uncertainty=unc, bench=dict(bench or {}))
 
 
 def _check_wavelength(wavelength):
@@ -328,12 +345,28 @@ def _frames_and_grays(frames, grays, bit_depth, why: str):
         raise ValueError(f"grays must start at the reference gray 0 ({why})")
     if f.shape[0] != g.size:
         raise ValueError(f"{f.shape[0]} frames for {g.size} gray levels; record one frame per gray level")
+    if g.size < 4:
+        raise FrameError(f"only {g.size} gray levels; the LUT fit and its uncertainty need at least 4 (use 8 or more)")
     return f, g
+
+
+def _check_lut_frames(f, dark, what, boxes=None):
+    """check_frames on the whole frames, or on the order boxes (positions (k, 2), half width h) only."""
+    if boxes is None:
+        return check_frames(f, dark, what, each=True)
+    pos, h = boxes
+    d = np.broadcast_to(np.asarray(dark, dtype=np.float64), f.shape[1:])
+    rows = np.unique(np.concatenate([np.arange(int(round(r)) - h, int(round(r)) + h + 1) for r, _ in pos]))
+    cols = np.unique(np.concatenate([np.arange(int(round(c)) - h, int(round(c)) + h + 1) for _, c in pos]))
+    rows, cols = rows[(rows >= 0) & (rows < f.shape[1])], cols[(cols >= 0) & (cols < f.shape[2])]
+    check_finite(f, what)
+    check_saturation(f[:, rows][:, :, cols], f"{what} (order boxes)")
+    check_signal(f, d, what, each=True)
 
 
 def lut_from_gratings(frames, grays, *, center, order_spacing: float | None = None, period: int, wavelength: float,
                       sign: int = -1, axis: int = 1, dark=0.0, half_width: int = 1, bit_depth: int = 8,
-                      degree: int = 5, truth_slm=None) -> LUTCalibration:
+                      degree: int = 5, truth_slm=None, bench: dict | None = None) -> LUTCalibration:
     """LUT from camera frames of the binary gratings of :func:`grating_frames` (reference gray 0).
 
     Parameters
@@ -358,12 +391,19 @@ def lut_from_gratings(frames, grays, *, center, order_spacing: float | None = No
         Boxes of (2 h + 1)^2 pixels around each order.
     truth_slm : SLM, optional
         The true panel of a simulated bench (stored as ``truth``).
+    bench : dict, optional
+        The bench description to record (:func:`calib.benchinfo.describe_bench`).
+
+    Dark, saturated (in the order boxes) or non-finite frames raise :class:`calib.checks.FrameError`;
+    ``uncertainty["lut"]`` is the one-sigma of the table from the least-squares covariance.
     """
     _check_wavelength(wavelength)
     if sign not in (-1, 1):
         raise ValueError(f"sign must be -1 (gray up = phase down) or +1, got {sign!r}")
     f, g = _frames_and_grays(frames, grays, bit_depth, "the table is relative to gray 0")
-    p = box_sums(f, grating_orders(center, order_spacing, period, axis), half_width, dark)
+    orders = grating_orders(center, order_spacing, period, axis)
+    _check_lut_frames(f, dark, "grating frames", (orders, int(half_width)))
+    p = box_sums(f, orders, half_width, dark)
     i0, i1 = p[:, 0], 0.25 * np.pi**2 * 0.5 * (p[:, 1] + p[:, 2])
     folded = folded_phase(i0, i1 / (0.25 * np.pi**2))
     total = i0 + i1
@@ -372,10 +412,10 @@ def lut_from_gratings(frames, grays, *, center, order_spacing: float | None = No
         raise ValueError(f"almost no light in the order boxes at gray levels {bad[:6].tolist()}: the boxes miss the "
                          "orders; check center / order_spacing (use the registration) and half_width")
     cos_d = (i0 - i1) / total  # linear in the counts: unbiased near the folds
-    lut, phase = _best_fit(g, [sign * u for u in unfold_candidates(folded)], bit_depth, degree,
-                           lambda phi, _: np.cos(phi) - cos_d)
+    lut, phase, sigma = _best_fit(g, [sign * u for u in unfold_candidates(folded)], bit_depth, degree,
+                                  lambda phi, _: np.cos(phi) - cos_d)
     return _make(lut, g, phase, wavelength, "binary_grating", truth_slm,
-                 {"period": int(period), "sign": int(sign), "degree": int(degree)})
+                 {"period": int(period), "sign": int(sign), "degree": int(degree)}, sigma, bench)
 
 
 def split_screen_signals(frames, *, center, dark=0.0, half_width: int = 1, reach: int = 8, orientation: int = 1):
@@ -396,7 +436,7 @@ def split_screen_signals(frames, *, center, dark=0.0, half_width: int = 1, reach
 
 def lut_from_split_screen(frames, grays, *, center, wavelength: float, dark=0.0, half_width: int = 1,
                           reach: int = 8, orientation: int = 1, bit_depth: int = 8, degree: int = 5,
-                          truth_slm=None) -> LUTCalibration:
+                          truth_slm=None, bench: dict | None = None) -> LUTCalibration:
     """Signed LUT from camera frames of :func:`split_screen_frames` (reference gray 0, first gray 0).
 
     ``orientation``: +1 when a grating of positive frequency along the SLM x axis moves light to +x
@@ -412,6 +452,9 @@ def lut_from_split_screen(frames, grays, *, center, wavelength: float, dark=0.0,
     if orientation not in (-1, 1):
         raise ValueError(f"orientation must be +1 or -1 (see the docstring), got {orientation!r}")
     f, g = _frames_and_grays(frames, grays, bit_depth, "both halves equal: the DC reference")
+    r, c = (int(round(v)) for v in center)
+    _check_lut_frames(f, dark, "split-screen frames", (np.array([[r, c - reach], [r, c + reach], [r, c]]),
+                                                       max(int(half_width), int(reach))))
     dc, odd = split_screen_signals(f, center=center, dark=dark, half_width=half_width, reach=reach,
                                    orientation=orientation)
     e0 = dc[0]
@@ -429,6 +472,6 @@ def lut_from_split_screen(frames, grays, *, center, wavelength: float, dark=0.0,
         return np.concatenate([(e0 - b * (1 - np.cos(phi)) - dc) / e0, (beta * np.sin(phi) - odd) / e0])
 
     residuals.x0 = [b0, beta0]
-    lut, phase = _best_fit(g, cands, bit_depth, degree, residuals)
+    lut, phase, sigma = _best_fit(g, cands, bit_depth, degree, residuals)
     return _make(lut, g, phase, wavelength, "split_screen", truth_slm,
-                 {"orientation": int(orientation), "reach": int(reach), "degree": int(degree)})
+                 {"orientation": int(orientation), "reach": int(reach), "degree": int(degree)}, sigma, bench)

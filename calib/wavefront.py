@@ -44,6 +44,8 @@ from optics4f.pupil import circular_pupil
 from optics4f.zernike import zernike_phase
 
 from .base import Calibration
+from .checks import FrameError, check_frames
+from .fitting import lsq_sigma, parabola_vertex
 from .frames import load_frames
 
 __all__ = ["WavefrontCalibration", "make_calibration", "calibrate_wavefront", "calibrate_wavefront_diversity",
@@ -122,30 +124,32 @@ def fit_sweep(frames, probe_modes, probe_amplitudes, dark=0.0) -> dict:
     ``frames`` (n, h, w) ADU in the order of ``probe_modes`` / ``probe_amplitudes`` (from
     :func:`sweep_phases`). For each mode, log S(a) is fitted by a parabola whose vertex is at
     a = -c_j. Returns ``coefficients`` {j: c_j} (m), ``curvature`` {j: d2 log S / da2} (1/m^2,
-    negative), ``metric`` (n,) the sharpness of every frame, and ``in_range`` {j: bool} (the
-    vertex lies inside the swept amplitudes; outside it is an extrapolation: sweep wider).
+    negative), ``metric`` (n,) the sharpness of every frame, ``in_range`` {j: bool} (the
+    vertex lies inside the swept amplitudes; outside it is an extrapolation: sweep wider) and
+    ``sigma`` {j: one-sigma of c_j} (m, from the scatter about the parabola).
     """
     pm = np.asarray(probe_modes).ravel()
     pa = np.asarray(probe_amplitudes, dtype=np.float64).ravel()
     s = sharpness(frames, dark)
     if not (s.size == pm.size == pa.size):
         raise ValueError(f"{s.size} frames for {pm.size} probe modes and {pa.size} amplitudes; they must match")
-    coeffs, curv, in_range = {}, {}, {}
+    coeffs, curv, in_range, sigma = {}, {}, {}, {}
     for j in _check_modes(np.unique(pm)):
         sel = pm == j
         a, y = pa[sel], np.log(s[sel])
-        if np.unique(a).size < 3:
-            raise ValueError(f"mode {j} has fewer than 3 distinct probe amplitudes; a parabola needs 3")
-        c2, c1, _ = np.polyfit(a, y, 2)
+        if np.unique(a).size < 4:
+            raise FrameError(f"mode {j} has fewer than 4 distinct probe amplitudes; the parabola and its "
+                             "uncertainty need 4 (use 5 or more)")
+        vertex, sd, c2 = parabola_vertex(a, y)
         if not c2 < 0:
             raise ValueError(f"the sharpness of mode {j} has no maximum over the sweep (curvature {c2:.3g} >= 0): "
                              "the probes are too small against the noise or the spot is lost; sweep wider or "
                              "expose longer")
-        vertex = -c1 / (2 * c2)
         coeffs[int(j)] = float(-vertex)
+        sigma[int(j)] = sd
         curv[int(j)] = float(2 * c2)
         in_range[int(j)] = bool(a.min() <= vertex <= a.max())
-    return {"coefficients": coeffs, "curvature": curv, "metric": s, "in_range": in_range}
+    return {"coefficients": coeffs, "curvature": curv, "metric": s, "in_range": in_range, "sigma": sigma}
 
 
 def correction_phase(grid: Grid, coefficients: dict, radius: float, wavelength: float,
@@ -237,6 +241,7 @@ def fit_phase_diversity(frames, diversities, modes, radius: float, wavelength: f
         raise ValueError("phase diversity needs at least 2 frames with different diversities (e.g. in focus and "
                          "defocused): one PSF cannot tell W(u) from -W(-u)")
     modes = _check_modes(modes)
+    check_frames(f, dark, "phase-diversity frames", each=True)
     data = np.maximum(f - np.asarray(dark, dtype=np.float64), 0.0)
     data /= data.sum(axis=(1, 2), keepdims=True)
 
@@ -249,8 +254,9 @@ def fit_phase_diversity(frames, diversities, modes, radius: float, wavelength: f
     # Unknowns in waves (order 0.01-0.1) so that the finite-difference steps are well scaled.
     sol = least_squares(resid, np.zeros(modes.size), x_scale=0.05, diff_step=1e-3)
     rms = float(np.sqrt(np.mean(sol.fun**2)) / np.sqrt(np.mean(data**2)))
+    sd = lsq_sigma(sol) * wavelength
     return {"coefficients": {int(j): float(c * wavelength) for j, c in zip(modes, sol.x)}, "residual": rms,
-            "success": bool(sol.success)}
+            "success": bool(sol.success), "sigma": {int(j): float(v) for j, v in zip(modes, sd)}}
 
 
 # -- simulated bench -------------------------------------------------------------------------------
@@ -277,6 +283,7 @@ class WavefrontCalibration(Calibration):
     """
 
     kind: str = "wavefront"
+    bench_scope = ("wavelength", "slm.", "geometry.f1")  # it depends on the panel, the wavelength and f1
 
     @property
     def coefficients(self) -> dict:
@@ -309,14 +316,18 @@ def _as_array(coefficients: dict, n: int) -> np.ndarray:
 
 
 def make_calibration(coefficients: dict, radius: float, wavelength: float, center=(0.0, 0.0),
-                     truth: dict | None = None, metadata: dict | None = None) -> WavefrontCalibration:
-    """:class:`WavefrontCalibration` from {j: c_j} (m RMS); ``truth`` the injected {j: c_j} of a simulation."""
+                     truth: dict | None = None, metadata: dict | None = None, sigma: dict | None = None,
+                     bench: dict | None = None) -> WavefrontCalibration:
+    """:class:`WavefrontCalibration` from {j: c_j} (m RMS); ``truth`` the injected {j: c_j} of a simulation;
+    ``sigma`` {j: one-sigma of c_j} (m)."""
     n = 1 + max([0, *coefficients, *(truth or {})])
     values = {"zernike_coefficients": _as_array(coefficients, n), "pupil_radius": float(radius),
               "pupil_center": np.asarray(center, dtype=np.float64), "wavelength": float(wavelength)}
     units = {"zernike_coefficients": "m", "pupil_radius": "m", "pupil_center": "m", "wavelength": "m"}
     tr = None if truth is None else {"zernike_coefficients": _as_array(truth, n)}
-    return WavefrontCalibration(values=values, units=units, truth=tr, metadata=dict(metadata or {}))
+    unc = {} if sigma is None else {"zernike_coefficients": _as_array(sigma, n)}
+    return WavefrontCalibration(values=values, units=units, truth=tr, metadata=dict(metadata or {}),
+                                uncertainty=unc, bench=dict(bench or {}))
 
 
 def _add_previous(coefficients: dict, previous) -> tuple:
@@ -332,25 +343,30 @@ def _add_previous(coefficients: dict, previous) -> tuple:
 
 def calibrate_wavefront(frames, probe_modes, probe_amplitudes, radius: float, wavelength: float,
                         center=(0.0, 0.0), dark=0.0, previous: WavefrontCalibration | None = None,
-                        truth: dict | None = None) -> WavefrontCalibration:
+                        truth: dict | None = None, bench: dict | None = None) -> WavefrontCalibration:
     """Wavefront calibration from the camera ``frames`` of a Zernike sweep (:func:`sweep_phases`).
 
     ``frames``: anything :func:`calib.frames.load_frames` reads (n, h, w) ADU; ``dark``: dark
     level or frame (ADU). ``previous``: the calibration whose correction was shown during the
     sweep (the ``base`` of :func:`sweep_phases`); its coefficients are added to the residual
     measured now (iterative refinement). ``truth``: injected {j: c_j} (m) of a simulated bench.
+    ``bench``: the bench description to record (:func:`calib.benchinfo.describe_bench`).
+
+    Dark, saturated or non-finite frames raise :class:`calib.checks.FrameError`;
+    ``uncertainty["zernike_coefficients"]`` holds the one-sigma of each measured coefficient (m).
     """
-    fit = fit_sweep(load_frames(frames), probe_modes, probe_amplitudes, dark)
+    f = check_frames(load_frames(frames), dark, "wavefront sweep frames", each=True)
+    fit = fit_sweep(f, probe_modes, probe_amplitudes, dark)
     coeffs, passes = _add_previous(fit["coefficients"], previous)
     meta = {"method": "zernike sweep, log-sharpness parabola", "passes": passes,
             "modes": np.asarray(sorted(fit["coefficients"])), "sweep_amplitudes": np.unique(probe_amplitudes)}
-    return make_calibration(coeffs, radius, wavelength, center, truth, meta)
+    return make_calibration(coeffs, radius, wavelength, center, truth, meta, sigma=fit["sigma"], bench=bench)
 
 
 def calibrate_wavefront_diversity(frames, diversities, modes, radius: float, wavelength: float, focal_length: float,
                                   camera_pitch: float, center=(0.0, 0.0), dark=0.0,
                                   previous: WavefrontCalibration | None = None,
-                                  truth: dict | None = None) -> WavefrontCalibration:
+                                  truth: dict | None = None, bench: dict | None = None) -> WavefrontCalibration:
     """Wavefront calibration by phase diversity (:func:`fit_phase_diversity`): a few frames of a
     point source with known diversity phases on the SLM (:func:`diversity_phases`), e.g. in focus
     and +-lambda/8 of defocus. ``focal_length`` (m) of the lens between SLM and camera and
@@ -365,4 +381,4 @@ def calibrate_wavefront_diversity(frames, diversities, modes, radius: float, wav
     meta = {"method": "phase diversity, least squares on normalised PSFs", "passes": passes,
             "modes": np.asarray(sorted(fit["coefficients"])), "fit_residual": fit["residual"],
             "diversity_frames": float(len(diversities))}
-    return make_calibration(coeffs, radius, wavelength, center, truth, meta)
+    return make_calibration(coeffs, radius, wavelength, center, truth, meta, sigma=fit["sigma"], bench=bench)

@@ -8,6 +8,11 @@ continuous fringing model of calib.crosstalk. The panel is rendered with 4 (smal
 simulation samples per pixel, which limits how well the simulator itself represents a 0.3-pixel
 smoothing (hence the 10 % tolerance on sigma). Writes crosstalk.h5 and crosstalk.png.
 
+On a real bench the same procedure runs through files, in three steps (docs/calibration.md):
+``optics4f calibrate crosstalk --write-probes DIR --slm PRESET ...`` (frames to display and a manifest),
+the lab captures the frames, ``optics4f calibrate crosstalk --frames DIR --out crosstalk.h5``; ``--simulate DIR``
+runs the three steps on a simulated bench.
+
     python examples/calibrate_crosstalk.py --check --size small --out out/calibration
 """
 from __future__ import annotations
@@ -17,6 +22,7 @@ import sys
 import numpy as np
 
 from _calib_common import Report, figure, finish, parse_args, save_figure
+from calib.benchinfo import describe_bench
 from calib.bench import SimulatedBench, bench_config
 from calib.crosstalk import crosstalk_frames, crosstalk_from_gratings, grating_efficiencies
 
@@ -36,6 +42,7 @@ def main(argv=None) -> int:
     recorded = bench.record(frames, point)
     cal = crosstalk_from_gratings(recorded, periods, center=bench.camera_center, order_spacing=bench.order_spacing,
                                   slm_pitch=pitch, dark=dark,
+                                  bench=describe_bench(bench.config),
                                   truth={"fringing_sigma": sigma_px * pitch, "fringing_sigma_px": sigma_px,
                                          "fill_factor": fill, "step": np.pi * 120 / 120})
     v = cal.values

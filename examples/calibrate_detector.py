@@ -9,6 +9,11 @@ calib.detector.calibrate_detector, and compares gain, dark noise, DSNU, PRNU, sa
 black level and the bit alignment with the truth. A second run with the camera's gamma mode
 on (gamma 0.8) checks that the response fit finds the gamma. Writes detector.h5 and a figure.
 
+On a real bench the same procedure runs through files, in three steps (docs/calibration.md):
+``optics4f calibrate detector --write-probes DIR --slm PRESET ...`` (frames to display and a manifest),
+the lab captures the frames, ``optics4f calibrate detector --frames DIR --out detector.h5``; ``--simulate DIR``
+runs the three steps on a simulated bench.
+
     python examples/calibrate_detector.py --check --size small --out out/calibration
 """
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 
 from _calib_common import Report, figure, finish, parse_args, save_figure
 from calib.bench import default_camera
+from calib.benchinfo import describe_camera
 from calib.detector import calibrate_detector, fit_gamma, simulate_sensor_frames
 
 
@@ -53,7 +59,7 @@ def main(argv=None) -> int:
     truth = {"gain": K, "dark_noise": np.sqrt(cam.read_noise**2 + dark_e), "dsnu": dsnu.std(),
              "prnu": prnu.std() / prnu.mean(), "saturation_capacity": cam.full_well,
              "black_level": cam.offset + K * dark_e, "bit_shift": 4.0, "data_bits": 12.0, "gamma": 1.0}
-    cal = calibrate_detector(dark, flat, bright, dpair, levels, truth=truth)
+    cal = calibrate_detector(dark, flat, bright, dpair, levels, truth=truth, bench={"camera": describe_camera(cam)})
 
     rep = Report(f"Detector ({n}x{n} px, 12-bit data left-justified in uint16, EMVA 1288 photon transfer)")
     tols = {"gain": (0.03, True, "ADU/e-"), "dark_noise": (0.05, True, "e-"), "dsnu": (0.1, True, "e-"),

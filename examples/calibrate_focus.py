@@ -4,9 +4,16 @@ The bench's camera sits 0.37 mm beyond the back focal plane of lens 2 and its SL
 the back focal plane of lens 1 (both unknown to the lab). Camera scan: a point on the display, a
 flat SLM, the camera moved by a stage through +-0.8 mm (the SLM error stays in place: it does not
 change a point's image); the sharpness of the point image peaks in focus. Fourier scan: a
-16-pixel window on the display focuses to a spot on the SLM; a 5-pixel patch at the DC steers its
+window on the display (16 pixels on the small bench, 32 on the default one: sized by
+calib.focus.probe_window for a spot of 4 SLM pixels, whose depth of focus the scan resolves)
+focuses to a spot on the SLM; a 5-pixel patch at the DC steers its
 light to a camera region; the SLM is moved through +-3 mm (camera already refocused) and the
 steered power peaks when the spot is smallest. Writes focus_camera.h5, focus_fourier.h5 and focus.png.
+
+On a real bench the same procedure runs through files, in three steps (docs/calibration.md):
+``optics4f calibrate focus --write-probes DIR --slm PRESET ...`` (frames to display and a manifest),
+the lab captures the frames, ``optics4f calibrate focus --frames DIR --out focus.h5``; ``--simulate DIR``
+runs the three steps on a simulated bench.
 
     python examples/calibrate_focus.py --check --size small --out out/calibration
 """
@@ -18,7 +25,8 @@ import numpy as np
 
 from _calib_common import Report, figure, finish, parse_args, save_figure
 from calib.bench import SimulatedBench, bench_config
-from calib.focus import focus_camera, focus_fourier, pinhole_frame
+from calib.benchinfo import describe_bench
+from calib.focus import focus_camera, focus_fourier, pinhole_frame, probe_window
 from optics4f.devices import SLM
 
 
@@ -37,10 +45,12 @@ def main(argv=None) -> int:
     zc = np.arange(-0.8e-3, 0.8e-3 + zc_step / 2, zc_step)
     cam_frames = np.concatenate([bench.with_misalignment(camera_defocus=dz_cam + z).record(flat, point)
                                  for z in zc])
-    cal_c = focus_camera(cam_frames, zc, dark=dark, truth={"camera_defocus": dz_cam})
+    cal_c = focus_camera(cam_frames, zc, dark=dark, truth={"camera_defocus": dz_cam},
+                         bench=describe_bench(bench.config))
 
     # -- Fourier plane (camera refocused by the first result)
-    window = bench.window_image(16)
+    cfg = bench.config
+    window = bench.window_image(probe_window(cfg.wavelength, cfg.f1, cfg.display.pitch, cfg.slm.pitch))
     cy, cx = bench.camera_center
     patch = pinhole_frame(nominal, (bench.slm.resolution[0] // 2, bench.slm.resolution[1] // 2), 5)
     refocused = bench.with_misalignment(camera_defocus=dz_cam - cal_c.values["camera_defocus"])
@@ -50,7 +60,8 @@ def main(argv=None) -> int:
     region = (int(cy + d - 8), bench.camera.shape[0], 0, bench.camera.shape[1])
     fou_frames = np.concatenate([refocused.with_misalignment(fourier_defocus=dz_fou + z).record(patch, window)
                                  for z in zf])
-    cal_f = focus_fourier(fou_frames, zf, region=region, dark=dark, truth={"fourier_defocus": dz_fou})
+    cal_f = focus_fourier(fou_frames, zf, region=region, dark=dark, truth={"fourier_defocus": dz_fou},
+                          bench=describe_bench(bench.config))
 
     rep = Report(f"Focus ({n}x{n} bench; camera scan {zc.size} positions, Fourier scan {zf.size} positions)")
     rep.add("camera defocus", dz_cam, cal_c.values["camera_defocus"], 0.05e-3, "m")

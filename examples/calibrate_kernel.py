@@ -21,6 +21,7 @@ import numpy as np
 from scipy.special import jv
 
 from _calib_common import Report, figure, finish, parse_args, save_figure
+from calib.benchinfo import describe_bench
 from calib.bench import SimulatedBench, bench_config
 from calib.kernel import calibrate_kernel, compare_kernels, crop_kernel, random_probes, uninvert
 
@@ -74,7 +75,7 @@ def main(argv=None) -> int:
     bench = bench.replace(camera=dataclasses.replace(cam, exposure_time=cam.exposure_time * 0.6 * cam.full_well
                                                      / e_peak))
     outputs = bench.system.detect_holographic(v, rng=bench.rng)
-    cal = calibrate_kernel(np.asarray(shown), outputs, prog, truth=h_true,
+    cal = calibrate_kernel(np.asarray(shown), outputs, prog, truth=h_true, bench=describe_bench(bench.config),
                            metadata={"beta": beta, "tap_spacing": float(spacing)})
 
     meas = cal["kernel"]

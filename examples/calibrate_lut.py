@@ -11,6 +11,11 @@ linear panel model and with the calibrated one (SLM.encode, quantisation include
 the true panel: the calibrated encoding must be within 0.06 rad rms at 633 and 532 nm.
 Writes lut.h5 (split screen, signed) and lut.png.
 
+On a real bench the same procedure runs through files, in three steps (docs/calibration.md):
+``optics4f calibrate lut --write-probes DIR --slm PRESET ...`` (frames to display and a manifest),
+the lab captures the frames, ``optics4f calibrate lut --frames DIR --out lut.h5``; ``--simulate DIR``
+runs the three steps on a simulated bench.
+
     python examples/calibrate_lut.py --check --size small --out out/calibration
 """
 from __future__ import annotations
@@ -21,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from _calib_common import Report, figure, finish, parse_args, save_figure
+from calib.benchinfo import describe_bench
 from calib.bench import SimulatedBench, bench_config
 from calib.lut import grating_frames, lut_from_gratings, lut_from_split_screen, split_screen_frames
 from optics4f.devices import SLM
@@ -55,13 +61,13 @@ def main(argv=None) -> int:
     g_frames = bench.record(grating_frames(bench.slm.resolution, grays, period=8), source)
     tiff = save_tiff_stack(args.out / "lut_grating_frames.tif", g_frames)
     cal_g = lut_from_gratings(str(tiff), grays, center=center, order_spacing=spacing, period=8, wavelength=lam,
-                              sign=-1, dark=dark, half_width=2, truth_slm=bench.slm)
+                              sign=-1, dark=dark, half_width=2, truth_slm=bench.slm, bench=describe_bench(bench.config))
 
     window = bench.window_image(3)
     bench.set_exposure(bench.uniform_frame(0), window, peak=0.6)
     s_frames = bench.record(split_screen_frames(bench.slm.resolution, grays), window)
     cal_s = lut_from_split_screen(s_frames, grays, center=center, wavelength=lam, dark=dark, half_width=1,
-                                  truth_slm=bench.slm)
+                                  truth_slm=bench.slm, bench=describe_bench(bench.config))
 
     rep = Report(f"SLM LUT ({n}x{n} bench, {grays.size} gray levels, 633 nm)")
     lam2 = 532e-9

@@ -15,6 +15,11 @@ LUT is not the linear one the lab assumes (true 2 pi at gray 230, frames encoded
 
 Writes registration.h5, fourier_plane_x.h5, fourier_plane_y.h5 and registration.png.
 
+On a real bench the same procedure runs through files, in three steps (docs/calibration.md):
+``optics4f calibrate registration --write-probes DIR --slm PRESET ...`` (frames to display and a manifest),
+the lab captures the frames, ``optics4f calibrate registration --frames DIR --out registration.h5``; ``--simulate DIR``
+runs the three steps on a simulated bench.
+
     python examples/calibrate_registration.py --check --size small --out out/calibration
 """
 from __future__ import annotations
@@ -24,6 +29,7 @@ import sys
 import numpy as np
 
 from _calib_common import Report, figure, finish, parse_args, save_figure
+from calib.benchinfo import describe_bench
 from calib.bench import SimulatedBench, bench_config
 from calib.registration import (cosine_window, register_fourier_plane, register_spots, slit_scan_frames,
                                 spot_grid, spot_grid_frames)
@@ -52,7 +58,7 @@ def main(argv=None) -> int:
     scale = bench.order_spacing
     truth = {"scale_x": scale, "scale_y": scale, "rotation": rotation, "shear": 0.0, "dc_row": cy + off[0],
              "dc_col": cx + off[1]}
-    reg = register_spots(spots, nus, dark=dark, half_width=3, truth=truth)
+    reg = register_spots(spots, nus, dark=dark, half_width=3, truth=truth, bench=describe_bench(cfg))
 
     # -- 2. Fourier plane, along x then y
     w, period = (31, 8) if n == 64 else (63, 8)
@@ -79,7 +85,7 @@ def main(argv=None) -> int:
         fps.append(register_fourier_plane(
             frames_fp, positions, region=region, display_period=period, display_pitch=cfg.display.pitch,
             slm_pitch=pitch, slm_pixels=npx, wavelength=cfg.wavelength, axis=axis, dark=dark,
-            truth={"dc": true_dc, "shift": -(true_dc - centre) * pitch, "f1": cfg.f1}))
+            bench=describe_bench(cfg), truth={"dc": true_dc, "shift": -(true_dc - centre) * pitch, "f1": cfg.f1}))
 
     rep = Report(f"Registration ({n}x{n} bench, {nus.shape[0]} gratings; slit scans of {len(positions)} positions)")
     r, t = reg.values, reg.truth

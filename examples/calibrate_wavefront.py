@@ -10,6 +10,11 @@ The script prints true vs recovered coefficients, the residual RMS wavefront and
 ratio before and after correction, saves a figure and writes wavefront.h5 (sweep) and
 wavefront_diversity.h5 (phase diversity).
 
+On a real bench the same procedure runs through files, in three steps (docs/calibration.md):
+``optics4f calibrate wavefront --write-probes DIR --slm PRESET ...`` (frames to display and a manifest),
+the lab captures the frames, ``optics4f calibrate wavefront --frames DIR --out wavefront.h5``; ``--simulate DIR``
+runs the three steps on a simulated bench.
+
     python examples/calibrate_wavefront.py --check --size small --out out/calibration
 """
 from __future__ import annotations
@@ -19,6 +24,7 @@ import sys
 import numpy as np
 
 from _calib_common import Report, figure, finish, parse_args, save_figure
+from calib.benchinfo import describe_bench
 from calib.bench import SimulatedBench, bench_config
 from calib.wavefront import (calibrate_wavefront, calibrate_wavefront_diversity, diversity_phases, fit_sweep,
                              make_calibration, residual_rms, simulate_spot_frames, sweep_phases)
@@ -62,7 +68,8 @@ def main(argv=None) -> int:
         phases, pm, pa = sweep_phases(slm.grid, modes, amps, radius, lam, base=base)
         slm_frames = np.stack([slm.encode(p, lam) for p in phases])
         frames = simulate_spot_frames(bench.system, slm_frames, aberration, point, rng=bench.rng)
-        cal = calibrate_wavefront(frames, pm, pa, radius, lam, dark=dark, previous=cal, truth=true)
+        cal = calibrate_wavefront(frames, pm, pa, radius, lam, dark=dark, previous=cal, truth=true,
+                                  bench=describe_bench(bench.config))
         first = first or (frames, pm, pa)
 
     rec = cal.coefficients
@@ -73,7 +80,8 @@ def main(argv=None) -> int:
     div_frames = np.stack([slm.encode(p, lam) for p in diversity_phases(slm.grid, divs, radius, lam)])
     frames_pd = simulate_spot_frames(bench.system, div_frames, aberration, point, rng=bench.rng)
     cal_pd = calibrate_wavefront_diversity(frames_pd, divs, modes, radius, lam, bench.config.f2,
-                                           bench.camera.pixel_pitch, dark=dark, truth=true)
+                                           bench.camera.pixel_pitch, dark=dark, truth=true,
+                                           bench=describe_bench(bench.config))
     rec_pd = cal_pd.coefficients
     s_before = strehl(bench, aberration, slm)
     s_after = strehl(bench, aberration, cal.apply_to_slm(slm))

@@ -207,26 +207,37 @@ def _convert(p: argparse.ArgumentParser):
     return run
 
 
-def _load_array(path, what):
-    """A NumPy array from .npy, or from a text file (one value per line; two columns: the second)."""
+def _load_array(path, what, wavelength=None):
+    """--lut: phase per gray level (rad) from .npy or a text table (optics4f.io.vendor.read_lut_text);
+    --flatness: a correction map (rad at ``wavelength``) from .npy, text, a vendor gray image, a Santec CSV
+    or a slmsuite phase file (optics4f.io.vendor.load_flatness)."""
     import numpy as np
     from pathlib import Path
 
+    from optics4f.io import vendor
+
+    if what == "--flatness":
+        return vendor.load_flatness(path, wavelength)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} file {str(path)!r} does not exist")
-    try:
-        if path.suffix == ".npy":
-            a = np.load(path, allow_pickle=False)
-        else:
-            a = np.loadtxt(path, ndmin=2)
-            a = a[:, -1] if a.shape[1] in (1, 2) else a
-    except (ValueError, OSError, EOFError) as e:
-        raise ValueError(f"{what} file {str(path)!r} cannot be read as numbers (.npy, or text columns): "
-                         f"{' '.join(str(e).split())}") from None
     from optics4f.validate import finite_array
 
-    return finite_array(f"{what} file {str(path)!r}", a)
+    where = f"{what} file {str(path)!r}"
+    if path.suffix == ".npy":
+        try:
+            a = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise ValueError(f"{where} cannot be read as a .npy array: {' '.join(str(e).split())}") from None
+        return finite_array(where, a)
+    try:
+        a = np.loadtxt(path, ndmin=2)
+    except (ValueError, UnicodeDecodeError):
+        a = None
+    if a is not None and a.shape[1] == 1:
+        return finite_array(where, a[:, 0])
+    table = vendor.read_lut_text(path)
+    return finite_array(where, vendor.lut_table(table, int(table["gray"][-1]) + 1))
 
 
 @command("export", "turn a saved student's Fourier masks into SLM frame files (+ HDF5 sidecar, manifest)")
@@ -257,7 +268,10 @@ def _export(p: argparse.ArgumentParser):
                    help="wavelength of the panel's LUT/2 pi level, m")
     p.add_argument("--lut", default=None, metavar="FILE",
                    help="measured phase per gray level (rad): .npy or text (one column, or two: level, phase)")
-    p.add_argument("--flatness", default=None, metavar="FILE", help="wavefront correction map (rad), .npy, panel shape")
+    p.add_argument("--flatness", default=None, metavar="FILE",
+                   help="wavefront correction, panel shape: rad (.npy/text), or a vendor gray image (.bmp/.png/.tif; "
+                        "FILE:gray_2pi=205,wavelength=633e-9 gives the vendor's 2 pi level and wavelength), a "
+                        "Santec .csv or a slmsuite phase .h5")
     p.add_argument("--calibration", nargs="+", default=(), metavar="FILE",
                    help="calibration HDF5 files (calib) applied in order (LUT, flatness, ...)")
     p.add_argument("--write-lut", action="store_true", help="also write lut.txt, the linearising two-column LUT")
@@ -282,7 +296,7 @@ def _export(p: argparse.ArgumentParser):
             if args.lut:
                 over["lut"] = _load_array(args.lut, "--lut")
             if args.flatness:
-                over["flatness"] = _load_array(args.flatness, "--flatness")
+                over["flatness"] = _load_array(args.flatness, "--flatness", bench.wavelength)
             slm = slm_preset(args.slm, **over)
             system = SystemConfig.load_toml(args.system) if args.system else None
             cals = []
@@ -305,6 +319,13 @@ def _export(p: argparse.ArgumentParser):
         return 0
 
     return run
+
+
+@command("calibrate", "calibration lab loop: write probe frames, fit captured frames, or --simulate the loop")
+def _calibrate(p: argparse.ArgumentParser):
+    from nets.calibrate import add_arguments
+
+    return add_arguments(p)
 
 
 @command("inspect", "report what an exported frame, sidecar, LUT file or export folder holds")

@@ -94,7 +94,7 @@ def test_fit_sweep_finds_the_vertex():
 def test_fit_sweep_refuses_a_metric_without_maximum():
     # log S = -2 log w + const is convex in w: widths growing linearly have no peak to find.
     with pytest.raises(ValueError, match="no maximum"):
-        fit_sweep(gaussian_spots([2.9, 3.0, 3.1]), [4, 4, 4], [-1e-8, 0, 1e-8])
+        fit_sweep(gaussian_spots([2.9, 3.0, 3.1, 3.2]), [4, 4, 4, 4], [-1e-8, 0, 1e-8, 2e-8])
 
 
 @pytest.fixture(scope="module")

@@ -117,14 +117,25 @@ def inspect_path(path) -> dict:
             rep["max_phase_error_gray_levels"] = phase_error_gray_levels(b.frames, b.phase, b.slm, b.config.wavelength)
         return rep
     suffix = path.suffix.lower()
+    from .inspect_more import flatness_report, h5_report, lut_text_report
+
     if suffix in (".h5", ".hdf5"):
-        return {"file": str(path), **_sidecar_report(path)}
-    if suffix in (".txt", ".lut"):
-        t = fmts.read_lut_file(path)
+        other = h5_report(path)  # a calibration or a slmsuite phase file
+        return {"file": str(path), **(other if other is not None else _sidecar_report(path))}
+    if suffix == ".npy":
+        return {"file": str(path), **flatness_report(path)}
+    if suffix in (".txt", ".lut", ".dat"):
+        try:
+            t = fmts.read_lut_file(path)
+        except ValueError:  # not an integer gray -> gray table: a gray -> phase table
+            return {"file": str(path), **lut_text_report(path)}
         return {"file": str(path), "kind": "lut", "entries": int(t.size), "output_min": int(t.min()),
                 "output_max": int(t.max()), "monotonic": bool(np.all(np.diff(t) >= 0) or np.all(np.diff(t) <= 0))}
     if suffix in (".png", ".bmp", ".csv"):
-        return {"file": str(path), **_frame_report(path)}
+        rep = {"file": str(path), **_frame_report(path)}
+        if suffix != ".csv" and rep.get("format", "").startswith(("png", "bmp ")):
+            rep.update(flatness_report(path))
+        return rep
     raise ValueError(f"cannot inspect {str(path)!r}: expected an export folder, {MANIFEST_NAME}, {SIDECAR_NAME} (or "
                      "another .h5 sidecar), a frame (.png, .bmp, .csv) or a LUT file (.txt, .lut)")
 
