@@ -18,12 +18,11 @@ folders are written in full under a temporary name and renamed into place.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from optics4f.io.atomic import atomic_dir, atomic_path
 
 __all__ = ["add_arguments", "run", "write_probes", "capture_simulated", "calibrate_frames", "simulate",
            "TOLERANCES"]
@@ -41,42 +40,7 @@ TOLERANCES = {
 }
 
 
-# ------------------------------------------------------------------------------------------ folders
-def _umask() -> int:
-    m = os.umask(0)
-    os.umask(m)
-    return m
-
-
-def _new_folder(out: Path, force: bool) -> Path:
-    """A temporary folder next to ``out`` (the user's umask) to fill and then :func:`_switch_in`."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"{str(out)!r} exists and is not a folder; choose another name")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise FileExistsError(f"folder {str(out)!r} exists and is not empty; pass --force to replace it, or choose "
-                              "another folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    os.chmod(tmp, 0o777 & ~_umask())
-    return tmp
-
-
-def _switch_in(tmp: Path, out: Path) -> Path:
-    """Rename the filled ``tmp`` to ``out``; an existing ``out`` is kept aside until then, then removed."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old.{os.getpid()}")
-        os.rename(out, old)
-    os.rename(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return out
-
-
 def _write_json(path: Path, obj) -> None:
-    from optics4f.io.atomic import atomic_path
-
     with atomic_path(path, suffix=".json") as t:
         Path(t).write_text(json.dumps(obj, indent=1, default=_jsonable) + "\n")
 
@@ -116,8 +80,7 @@ def write_probes(kind: str, slm, out, bench: dict, fmt: str = "png", force: bool
         options["previous"] = load_calibration(options["previous"])
     probes = make_probes(kind, slm, display_shape, **options)
     out = Path(out)
-    tmp = _new_folder(out, force)
-    try:
+    with atomic_dir(out, overwrite=force, what="probe folder") as tmp:
         files = []
         for i, frame in enumerate(probes.frames):
             name = f"probe_{i:03d}{FORMATS[fmt]}"
@@ -131,10 +94,6 @@ def write_probes(kind: str, slm, out, bench: dict, fmt: str = "png", force: bool
         slm_info = {"name": slm.name, "resolution": list(slm.resolution), "pitch": float(slm.pitch),
                     "bit_depth": int(slm.bit_depth), "mode": slm.mode, "format": fmt}
         _write_json(tmp / MANIFEST_NAME, probes.manifest(slm_info, bench, files, displays))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _switch_in(tmp, out)
     return out / MANIFEST_NAME
 
 
@@ -249,7 +208,6 @@ def capture_simulated(manifest: dict, bench, out, fmt: str = "png", force: bool 
     """Play the lab: show each probe of ``manifest`` (read back from its files) on the simulated ``bench`` and
     save the camera frames under the manifest's names (``fmt``: png/tiff (16-bit), npy, or h5: one stack)."""
     from calib.detector import simulate_sensor_frames
-    from optics4f.io.atomic import atomic_path
     from PIL import Image
 
     caps = manifest["captures"]
@@ -298,8 +256,7 @@ def capture_simulated(manifest: dict, bench, out, fmt: str = "png", force: bool 
                                            _read_display(manifest, c["display_file"]))[0])
     frames = np.rint(np.clip(np.asarray(frames), 0, 65535)).astype(np.uint16)
     out = Path(out)
-    tmp = _new_folder(out, force)
-    try:
+    with atomic_dir(out, overwrite=force, what="capture folder") as tmp:
         if fmt == "h5":
             import h5py
 
@@ -314,10 +271,7 @@ def capture_simulated(manifest: dict, bench, out, fmt: str = "png", force: bool 
                             np.save(fh, fr)
                     else:
                         Image.fromarray(fr).save(t, format="PNG" if fmt == "png" else "TIFF")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return _switch_in(tmp, out)
+    return out
 
 
 # ------------------------------------------------------------------------------------------ step 3

@@ -10,12 +10,11 @@ The panel's measured LUT is not applied: slmsuite applies its own gamma table (`
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from optics4f.io.atomic import atomic_dir
 
 __all__ = ["export_slmsuite"]
 
@@ -35,30 +34,13 @@ def export_slmsuite(export_dir, out, force: bool = False) -> list:
     out = Path(out)
     if out.resolve() == Path(b.folder).resolve():
         raise ValueError("--out must not be the export folder itself")
-    if out.exists() and any(out.iterdir()) and not force:
-        raise FileExistsError(f"{str(out)!r} exists and is not empty; pass force=True to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o777 & ~mask)
     flat = 0.0 if b.slm.flatness is None else np.asarray(b.slm.flatness, dtype=np.float64)
     names = []
-    try:
+    with atomic_dir(out, overwrite=force, what="slmsuite folder") as tmp:
         for i, phase in enumerate(np.asarray(b.phase, dtype=np.float64)):
             total = np.mod(phase + flat, 2 * np.pi)
             write_slmsuite_phase(tmp / f"frame_{i:03d}.h5", total, b.slm.bit_depth)
             write_png(tmp / f"frame_{i:03d}.png", slmsuite_phase_to_gray(total, b.slm.bit_depth),
                       bit_depth=b.slm.bit_depth)
             names += [f"frame_{i:03d}.h5", f"frame_{i:03d}.png"]
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old.{os.getpid()}")
-        os.rename(out, old)
-    os.rename(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
     return [out / n for n in names]

@@ -49,6 +49,7 @@ from ..sampling import warn_sampling
 from ..devices.detector import make_rng, mean_electrons
 from ..devices.encoding import double_phase, lee_hologram, order_shift
 from ..devices.holography import pseudo_negative_combine, recover_field, split_kernel, step_phases
+from ..validate import finite_array, physical
 from .config import SystemConfig
 from .misalignment import camera_defocus_factor, fourier_defocus_factors, linear_phase, resample_mask, slm_shift_ramps
 from .slm_sampler import SLMSampler, pixel_centres
@@ -380,7 +381,7 @@ class Hardware4f:
     def set_masks(self, masks):
         """Encode and render the masks once (Cout, Cin, My, Mx) (or (Cin, My, Mx) without a layout)
         for later :meth:`forward` calls."""
-        combined = self.channel_masks(masks)
+        combined = self.channel_masks(finite_array("masks", masks))
         self._masks = [self.fourier_mask(combined[i]) for i in range(combined.shape[0])]
         # One FourF per input channel with its mask prepared (FFT order, scale) once.
         self._passes = [ARRAY_OPS.prepare_pass(self.fourf, fm) for fm in self._masks]
@@ -423,7 +424,8 @@ class Hardware4f:
         """
         xp = get_xp(images)
         images = xp.asarray(images)
-        lams = [float(w) for w in np.atleast_1d(np.asarray(wavelengths, dtype=np.float64))]
+        lams = [physical(f"wavelengths[{i}]", float(w), "wavelength")
+                for i, w in enumerate(np.atleast_1d(np.asarray(wavelengths, dtype=np.float64)))]
         if images.ndim != 4 or images.shape[1] != len(lams):
             raise ValueError(f"images must be (B, Cin, h, w) with Cin = len(wavelengths) = {len(lams)}, got "
                              f"{tuple(images.shape)}")

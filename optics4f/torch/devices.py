@@ -35,6 +35,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from ..backend import get_xp
+from ..validate import finite_array, physical
 from ..devices import detector as _det
 from ..devices import render as _render
 from ..devices.slm import SLM, fringing
@@ -127,6 +128,9 @@ def quantize_phase(phase: torch.Tensor, slm: SLM, wavelength=None, surrogate: st
         raise TypeError(f"slm must be an optics4f.devices.SLM, got {type(slm).__name__}")
     if slm.mode != "phase":
         raise ValueError(f"quantize_phase needs an SLM in mode 'phase', {slm.name!r} is in mode {slm.mode!r}")
+    finite_array("phase", phase)
+    if wavelength is not None:
+        physical("wavelength", wavelength)
     if surrogate not in SURROGATES:
         raise ValueError(f"surrogate must be one of {SURROGATES}, got {surrogate!r}")
     if surrogate == "soft" and not (0 < float(temperature) <= 10):

@@ -32,7 +32,7 @@ from ..kernels import kernel_to_mask
 from ..system.config import SystemConfig
 from ..system.hardware4f import Hardware4f
 from ..system.stages import CameraStage, ChannelMasks, FourierTransmission, HardwarePipeline, OpticalPass, TileStage
-from ..validate import check_memory, finite_array, shape2
+from ..validate import check_memory, finite_array, integer, shape2
 from ._convert import core_context, from_array, numpy_dtype, to_array
 from .devices import shown_values
 from .functions import phase_mask, spectral_conv
@@ -234,8 +234,7 @@ class Hardware4fConv(nn.Module):
             raise TypeError(f"config must be an optics4f.system.SystemConfig, got {type(config).__name__}")
         if dtype not in (torch.complex64, torch.complex128):
             raise TypeError(f"dtype must be torch.complex64 or torch.complex128, got {dtype}")
-        if int(in_channels) != in_channels or in_channels < 1:
-            raise ValueError(f"in_channels must be a positive integer, got {in_channels!r}")
+        in_channels = integer("in_channels", in_channels, min=1)
         self.hw = hw = Hardware4f(config, strict=strict, dtype=numpy_dtype(dtype))
         slm = config.slm
         if slm.mode not in ("phase", "complex"):
@@ -353,6 +352,7 @@ class Hardware4fConv(nn.Module):
         if u.dim() != 4 or u.shape[1] != self.in_channels or tuple(u.shape[-2:]) != hw.in_grid.shape:
             raise ValueError(f"u must have shape (B, {self.in_channels}, {hw.in_grid.ny}, {hw.in_grid.nx}), "
                              f"got {tuple(u.shape)}")
+        finite_array("u", u)
         t = self.fourier_transmission()
         g, cfg = hw.geometry, self.config
         pipeline = HardwarePipeline(OpticalPass(hw.fourf, self._f_in, self._f_out, hw.camera_propagator),
