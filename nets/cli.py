@@ -116,7 +116,6 @@ TRAIN_VIEWS = {"shift": 2.0, "rotate": 10.0, "scale": 0.1}
 @command("train", "train a teacher, a KD student, a linear baseline or a hardware student")
 def _train(p: argparse.ArgumentParser):
     import json
-    from pathlib import Path
 
     p.add_argument("role", choices=["teacher", "student", "baseline", "hardware"],
                    help="teacher: nonlinear CNN/U-Net; student: SCLC linear student by KD (needs --teacher); "
@@ -236,8 +235,12 @@ def _load_array(path, what, wavelength=None):
         a = None
     if a is not None and a.shape[1] == 1:
         return finite_array(where, a[:, 0])
-    table = vendor.read_lut_text(path)
-    return finite_array(where, vendor.lut_table(table, int(table["gray"][-1]) + 1))
+    try:
+        table = vendor.read_lut_text(path)
+        return finite_array(where, vendor.lut_table(table, int(table["gray"][-1]) + 1))
+    except ValueError as e:
+        msg = str(e).replace(repr(str(path)), "").strip()
+        raise ValueError(f"{where}: {msg}") from None
 
 
 @command("export", "turn a saved student's Fourier masks into SLM frame files (+ HDF5 sidecar, manifest)")
@@ -577,9 +580,10 @@ def _finetune(p: argparse.ArgumentParser):
             raise SystemExit(f"optics4f finetune: error: --out {str(args.out)!r} already exists; give a new folder "
                              "or --force to replace it")
         try:
-            res = finetune(args.model, args.teacher, modes=modes, settings=_hardware_settings(args),
+            settings = _hardware_settings(args)
+            res = finetune(args.model, args.teacher, modes=modes, settings=settings,
                            dataset=args.dataset, train_limit=args.train_limit, limit=args.limit,
-                           val_limit=args.val_limit, epochs=args.epochs, lr=args.lr, seed=args.seed)
+                           val_limit=args.val_limit, epochs=args.epochs, lr=args.lr, seed=settings.seed)
             cfg = dict(res["_model_config"])
             if args.dataset is not None:
                 from nets.data import dataset_reference

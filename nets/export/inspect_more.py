@@ -21,9 +21,9 @@ def _summary(v):
 
 def h5_report(path: Path) -> dict | None:
     """Report on a calibration file or a slmsuite phase file; None for other HDF5 files (export sidecars)."""
-    import h5py
+    from optics4f.io.hdf5 import open_h5
 
-    with h5py.File(path, "r") as f:
+    with open_h5(path, "HDF5 file") as f:
         is_cal = "calibration" in f
         is_slmsuite = "phase" in f and "display" in f and "config" not in f
     if is_cal:
