@@ -71,29 +71,10 @@ def poisson_counts(mean, key: int, out=None, offset: int = 0):
         out[...] = rng.poisson(np.maximum(mean, 0).astype(np.float64))
         return out
     flat, res = np.ascontiguousarray(mean).reshape(-1), out.reshape(-1)
-    key, n = np.uint64(int(key) % 2**64), flat.size
-    scratch = np.empty((4, min(n, _CHUNK)))  # rows: test ratio, mean, k + 1 (all logged in place), k
-    scratch2 = np.empty_like(scratch)
-    for c0 in range(0, n, _CHUNK):
-        lam, o = flat[c0:c0 + _CHUNK], res[c0:c0 + _CHUNK]
-        s = scratch[:, :lam.size]
-        k.first_attempt(lam, key, offset + c0, o, s)
-        with np.errstate(divide="ignore"):  # a ratio of 0 (v = 0, odds 2**-53) has log -inf: accepted
-            np.log(s[:3], out=s[:3])
-        k.exact_test(lam, o, s)
-        # the ~15 % the first attempt left: one more vectorised round on them alone
-        idx = np.flatnonzero(o == -2.0)
-        if idx.size:
-            lam2, o2, s2 = lam[idx], np.empty(idx.size, o.dtype), scratch2[:, :idx.size]
-            k.second_attempt(lam2, key, offset + c0, idx, o2, s2)
-            with np.errstate(divide="ignore"):
-                np.log(s2[:3], out=s2[:3])
-            k.exact_test(lam2, o2, s2)
-            o[idx] = o2
-        bad = k.remainder(lam, key, offset + c0, o)
-        if bad >= 0:
-            raise ValueError(f"mean must be finite: element {_index(c0 + bad, mean.shape)} is "
-                             f"{flat[c0 + bad]}; check the exposure and the field for NaN or inf")
+    bad = k.poisson(flat, np.uint64(int(key) % 2**64), int(offset), res, _CHUNK)
+    if bad >= 0:
+        raise ValueError(f"mean must be finite: element {_index(bad, mean.shape)} is {flat[bad]}; check the "
+                         f"exposure and the field for NaN or inf")
     return out
 
 
@@ -115,15 +96,11 @@ def normal_deviates(shape, key: int, dtype=np.float32, offset: int = 0):
     key = np.uint64(int(key) % 2**64)
     first, last = offset // 2, (offset + n + 1) // 2  # the pairs covering positions offset .. offset + n - 1
     size = min(last - first, _CHUNK)
-    r64 = np.empty(size)
     r, angle, trig = (np.empty(size, dtype) for _ in range(3))
     pairs = np.empty((size, 2), dtype)
     for p0 in range(first, last, _CHUNK):
         m = min(_CHUNK, last - p0)
-        k.box_muller_uniforms(key, p0, r64[:m], angle[:m])  # r64 in (0, 1], angle in [0, 2 pi)
-        np.log(r64[:m], out=r64[:m])
-        r64[:m] *= -2.0
-        np.sqrt(r64[:m], out=r[:m])
+        k.box_muller(key, p0, r[:m], angle[:m])
         np.multiply(r[:m], np.cos(angle[:m], out=trig[:m]), out=pairs[:m, 0])
         np.multiply(r[:m], np.sin(angle[:m], out=trig[:m]), out=pairs[:m, 1])
         a = max(2 * p0, offset)  # stream positions this chunk holds, clipped to the wanted ones
@@ -180,18 +157,73 @@ def _build(cache: bool = True):
     user's cache folder) so that later processes skip the ~2 s compilation."""
     from types import SimpleNamespace
 
-    from numba import float64, int64, njit, uint64
+    from llvmlite import ir
+    from numba import float64, int64, njit, types, uint64
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def as_bits(typingctx, x):
+        """The IEEE-754 bits of a float64 (a register move, so loops using it stay vectorisable)."""
+        if x != types.float64:
+            return None
+        return types.uint64(x), lambda context, builder, sig, args: builder.bitcast(args[0], ir.IntType(64))
+
+    @intrinsic
+    def as_double(typingctx, b):
+        """The float64 whose IEEE-754 bits are the 64-bit integer b."""
+        if not (isinstance(b, types.Integer) and b.bitwidth == 64):
+            return None
+        return types.float64(b), lambda context, builder, sig, args: builder.bitcast(args[0], ir.DoubleType())
 
     gamma = uint64(0x9E3779B97F4A7C15)  # SplitMix64's increment (odd: a counter visits all 2**64 states)
     m1, m2 = uint64(0xBF58476D1CE4E5B9), uint64(0x94D049BB133111EB)
     retry_key = uint64(0xD1B54A32D192ED03)  # offsets keeping the three streams of a key apart
     normal_key = uint64(0x632BE59BD9B4E019)
     scale = 1.0 / 9007199254740992.0  # 2**-53
+    # x86 before AVX-512 has no vector int64 -> float64 conversion: integers below 2**52 are converted
+    # exactly by OR-ing them into the mantissa of 2**52 and subtracting 2**52
+    magic_bits, two52 = uint64(0x4330000000000000), 4503599627370496.0
+    one, low32, low20 = uint64(1), uint64(0xFFFFFFFF), uint64(0x000FFFFF)
+    # fdlibm's log (the version in musl): log(1 + f) = f - f^2/2 + s (f^2/2 + R(s^2)), s = f / (2 + f),
+    # with 1 + f in [sqrt(2)/2, sqrt(2)); error below 1 ulp
+    lg1, lg2, lg3, lg4 = 6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01, \
+        2.222219843214978396e-01
+    lg5, lg6, lg7 = 1.818357216161805012e-01, 1.531383769920937332e-01, 1.479819860511658591e-01
+    ln2_hi, ln2_lo = 6.93147180369123816490e-01, 1.90821492927058770002e-10
+    hx_shift, hx_sqrt_half = uint64(0x3FF00000 - 0x3FE6A09E), uint64(0x3FE6A09E)
+    two54, tiny = 18014398509481984.0, 2.2250738585072014e-308  # 2**54, the smallest normal float64
+    inf, nan = math.inf, math.nan
     two_pi = 2.0 * math.pi
-    # log(k!) for k = 0..7, and Stirling's series of log Gamma(x): B_2n / (2n (2n - 1) x^(2n - 1)), n = 1..6
-    log_fact = np.array([math.lgamma(k + 1.0) for k in range(8)])
+    # Stirling's series of log Gamma(x): B_2n / (2n (2n - 1) x^(2n - 1)), n = 1..6
     half_log_2pi = 0.5 * math.log(2.0 * math.pi)
     c1, c2, c3, c4, c5, c6 = 1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360
+
+    @njit(inline="always")
+    def small_uint_to_double(i):
+        """float64(i) for 0 <= i < 2**52, exactly."""
+        return as_double(i | magic_bits) - two52
+
+    @njit(inline="always")
+    def log(x):
+        """Natural log of a float64 (error < 1 ulp; log(0) = -inf, log(inf) = inf, NaN below 0), in
+        branch-free arithmetic that compilers vectorise (NumPy's log is SIMD only with AVX-512)."""
+        sub = x < tiny  # subnormal (or <= 0): scaled up by 2**54, or replaced below
+        y = x * two54 if sub else x
+        ix = as_bits(y)
+        hx = (ix >> uint64(32)) + hx_shift  # moves the mantissa range [sqrt(2)/2, sqrt(2)) to one exponent
+        biased = small_uint_to_double(hx >> uint64(20))
+        m = as_double((((hx & low20) + hx_sqrt_half) << uint64(32)) | (ix & low32))
+        dk = biased - (1023.0 + 54.0 if sub else 1023.0)
+        f = m - 1.0
+        hfsq = 0.5 * f * f
+        s = f / (2.0 + f)
+        z = s * s
+        w = z * z
+        r = z * (lg1 + w * (lg3 + w * (lg5 + w * lg7))) + w * (lg2 + w * (lg4 + w * lg6))
+        res = s * (hfsq + r) + dk * ln2_lo - hfsq + f + dk * ln2_hi
+        if (x > 0.0) & (x < inf):
+            return res
+        return -inf if x == 0.0 else (x if x > 0.0 else nan)
 
     @njit(inline="always")
     def bits(c):
@@ -202,8 +234,9 @@ def _build(cache: bool = True):
 
     @njit(inline="always")
     def uniform(c):
-        """Double in [0, 1) from the top 53 bits of SplitMix64's output for c."""
-        return float64(bits(c) >> uint64(11)) * scale
+        """Double in [0, 1) from the top 53 bits of SplitMix64's output for c (exactly float64(top) / 2**53)."""
+        top = bits(c) >> uint64(11)
+        return (2.0 * small_uint_to_double(top >> one) + (1.0 if top & one else 0.0)) * scale
 
     @njit(inline="always")
     def ptrs_constants(lam):
@@ -213,112 +246,143 @@ def _build(cache: bool = True):
 
     @njit(inline="always")
     def ptrs_k(lam, a, b, u):
-        return math.floor((2.0 * a / (0.5 - abs(u)) + b) * u + lam + 0.43)
+        return np.floor((2.0 * a / (0.5 - abs(u)) + b) * u + lam + 0.43)
 
     @njit(inline="always")
-    def log_factorial(k, log_k1):
-        """log(k!) from k and log(k + 1): the table below 8, Stirling's series above (error < 2e-15)."""
+    def log_factorial(k):
+        """log(k!) of a whole k >= 0: Stirling's series from log(k + 1) above 7 (error < 2e-15), the
+        log of k! itself (a product of at most 7 factors, exact) below."""
+        fact = 1.0
+        for j in range(2, 8):
+            fact *= j if j <= k else 1.0
+        small = k < 8.0
         x = k + 1.0
-        r = 1.0 / (x * x)
-        series = (c1 + r * (c2 + r * (c3 + r * (c4 + r * (c5 + r * c6))))) / x
-        big = (x - 0.5) * log_k1 - x + half_log_2pi + series
-        return big if k >= 8.0 else log_fact[min(max(int64(k), 0), 7)]
+        log_arg = log(fact if small else x)
+        inv = 1.0 / x
+        r = inv * inv
+        series = (c1 + r * (c2 + r * (c3 + r * (c4 + r * (c5 + r * c6))))) * inv
+        return log_arg if small else (x - 0.5) * log_arg - x + half_log_2pi + series
+
+    @njit(inline="always")
+    def squeeze(x, u, v):
+        """The cheap part of a PTRS attempt with uniforms (u + 1/2, v) at mean x: (k where the squeeze
+        accepts it (about 3 times in 4, no log needed), -3 - k where the exact test must decide, -2 where
+        another attempt, or below mean 10 inversion, is due)."""
+        big = (x >= 10.0) & (x <= 1e300)  # NaN and inf fail both
+        xb = x if big else 10.0
+        us = 0.5 - abs(u)
+        a, b, vr, _ = ptrs_constants(xb)
+        k = ptrs_k(xb, a, b, u)
+        accept = big & (us >= 0.07) & (v <= vr)
+        testable = big & (k >= 0.0) & ((us >= 0.013) | (v <= us))
+        return k if accept else (-3.0 - k if testable else -2.0)
+
+    @njit(inline="always")
+    def exact_test(x, k, u, v):
+        """The rest of the attempt (x >= 10, k >= 0), PTRS's acceptance test log(v inv_alpha / (a / us^2
+        + b)) <= log(x^k e^-x / k!) (a ratio of 0, odds 2**-53, has log -inf: accepted): k, else -2."""
+        us = 0.5 - abs(u)
+        a, b, _, inv_alpha = ptrs_constants(x)
+        return k if log(v * inv_alpha / (a / (us * us) + b)) <= -x + k * log(x) - log_factorial(k) else -2.0
 
     @njit(inline="always")
     def attempt(x, u, v):
-        """A PTRS attempt with uniforms (u + 1/2, v) at mean x: (k where its squeeze accepts, -1 where
-        the exact test must decide, -2 where another attempt, or below mean 10 inversion, is due;
-        then the exact test's ratio, the mean, k + 1 and k: the first three to be logged)."""
-        us = 0.5 - abs(u)
-        a, b, vr, inv_alpha = ptrs_constants(max(x, 10.0))
-        k = ptrs_k(x, a, b, u)
-        big = (x >= 10.0) & (x <= 1e300)  # NaN and inf fail both
-        squeeze = big & (us >= 0.07) & (v <= vr)
-        testable = big & (k >= 0.0) & ((us >= 0.013) | (v <= us))
-        return (k if squeeze else (-1.0 if testable else -2.0),
-                v * inv_alpha / (a / (us * us) + b) if testable else 1.0,
-                max(x, 1.0) if big else 1.0, max(k, 0.0) + 1.0, k)
+        """A whole PTRS attempt: k where accepted, else -2 (branch-free: the exact test is evaluated
+        for every element, which pays where most elements need it)."""
+        r = squeeze(x, u, v)
+        return r if r > -3.0 else exact_test(max(x, 10.0), -3.0 - r, u, v)
 
     @njit(inline="always")
     def retry_base(key, g):
         """Counter base of element g's own stream (for attempts after the first, and inversion)."""
         return bits((key ^ retry_key) + uint64(g) * gamma)
 
-    @njit(nogil=True, cache=cache, error_model="numpy")
-    def first_attempt(lam, key, i0, out, s):
-        """Every element's first attempt (element i at stream position i0 + i)."""
-        for i in range(lam.size):
-            c = key + uint64(2 * (i0 + i) + 1) * gamma
-            out[i], s[0, i], s[1, i], s[2, i], s[3, i] = attempt(float64(lam[i]), uniform(c) - 0.5, uniform(c + gamma))
+    @njit(inline="always")
+    def remainder(x, c):
+        """A sample at a finite mean x from the stream c of its element when two attempts did not
+        decide: the third and later PTRS attempts (mean >= 10), or CDF inversion."""
+        # stream positions: 0: inversion; 1, 2: the second attempt; 3, 4: the third ...
+        if x >= 10.0:
+            a, b, vr, inv_alpha = ptrs_constants(x)
+            log_lam = math.log(x)
+            while True:
+                c += uint64(2) * gamma
+                u = uniform(c + gamma) - 0.5
+                v = uniform(c + uint64(2) * gamma)
+                us = 0.5 - abs(u)
+                k = ptrs_k(x, a, b, u)
+                if us >= 0.07 and v <= vr:
+                    return k
+                if k < 0 or (us < 0.013 and v > us):
+                    continue
+                if math.log(v * inv_alpha / (a / (us * us) + b)) <= -x + k * log_lam - log_factorial(k):
+                    return k
+        if x > 0.0:
+            # inversion: the smallest k with CDF(k) > u (a few dozen steps at most below mean 10)
+            u = uniform(c)
+            p = math.exp(-x)
+            cdf, k = p, 0
+            while u >= cdf and p > 0.0:
+                k += 1
+                p *= x / k
+                cdf += p
+            return float64(k)
+        return 0.0
 
     @njit(nogil=True, cache=cache, error_model="numpy")
-    def second_attempt(lam, key, i0, idx, out, s):
-        """The second attempt of the elements idx (lam = their means), from their own streams."""
-        for j in range(lam.size):
-            c = retry_base(key, i0 + idx[j])
-            out[j], s[0, j], s[1, j], s[2, j], s[3, j] = attempt(float64(lam[j]), uniform(c + gamma) - 0.5,
-                                                                 uniform(c + uint64(2) * gamma))
-
-    @njit(nogil=True, cache=cache, error_model="numpy")
-    def exact_test(lam, out, s):
-        """PTRS's acceptance log(v inv_alpha / (a / us^2 + b)) <= log P(k) on the logs of s; -2 on failure."""
-        for i in range(lam.size):
-            k = s[3, i]
-            log_pk = -float64(lam[i]) + k * s[1, i] - log_factorial(k, s[2, i])
-            o = out[i]
-            out[i] = o if o != -1.0 else (k if s[0, i] <= log_pk else -2.0)
-
-    @njit(nogil=True, cache=cache, error_model="numpy")
-    def remainder(lam, key, i0, out):
-        """Elements still marked -2: their third and later attempts (mean >= 10), or CDF inversion,
-        from their own streams; returns the index of a non-finite mean, else -1."""
-        for i in range(lam.size):
-            if out[i] != -2.0:
-                continue
-            x = float64(lam[i])
-            if not math.isfinite(x):
-                return i
-            c = retry_base(key, i0 + i)  # position 0: inversion; 1, 2: the second attempt; 3, 4: the third ...
-            if x >= 10.0:
-                a, b, vr, inv_alpha = ptrs_constants(x)
-                log_lam = math.log(x)
-                while True:
-                    c += uint64(2) * gamma
-                    u = uniform(c + gamma) - 0.5
-                    v = uniform(c + uint64(2) * gamma)
-                    us = 0.5 - abs(u)
-                    k = ptrs_k(x, a, b, u)
-                    if us >= 0.07 and v <= vr:
-                        break
-                    if k < 0 or (us < 0.013 and v > us):
-                        continue
-                    if (math.log(v * inv_alpha / (a / (us * us) + b))
-                            <= -x + k * log_lam - log_factorial(k, math.log(k + 1.0))):
-                        break
-                out[i] = k
-            elif x > 0.0:
-                # inversion: the smallest k with CDF(k) > u (a few dozen steps at most below mean 10)
-                u = uniform(c)
-                p = math.exp(-x)
-                cdf, k = p, 0
-                while u >= cdf and p > 0.0:
-                    k += 1
-                    p *= x / k
-                    cdf += p
-                out[i] = k
-            else:
-                out[i] = 0.0
+    def poisson(lam, key, i0, out, chunk):
+        """Poisson samples of the means lam into out (element i at stream position i0 + i), chunk by
+        chunk: (1) every element's first attempt up to the squeeze, vectorised; (2) the exact test of
+        the ~1 in 4 the squeeze left, gathered, vectorised; (3) a whole second attempt, from their own
+        streams, of the ~1 in 20 left, gathered, vectorised; (4) scalar code for the rest. Returns the
+        index of a non-finite mean, else -1."""
+        size = min(chunk, lam.size)
+        kf, us, vs = np.empty(size), np.empty(size), np.empty(size)
+        idx, lam2, k2, u2, v2 = np.empty(size, int64), np.empty(size), np.empty(size), np.empty(size), np.empty(size)
+        for c0 in range(0, lam.size, chunk):
+            n = min(c0 + chunk, lam.size) - c0
+            for i in range(n):
+                c = key + uint64(2 * (i0 + c0 + i) + 1) * gamma
+                us[i], vs[i] = uniform(c) - 0.5, uniform(c + gamma)
+                kf[i] = squeeze(float64(lam[c0 + i]), us[i], vs[i])
+            m = 0
+            for i in range(n):  # branch-free gather of the elements marked -3 - k
+                idx[m], lam2[m], k2[m], u2[m], v2[m] = i, lam[c0 + i], -3.0 - kf[i], us[i], vs[i]
+                m += kf[i] <= -3.0
+            for j in range(m):
+                k2[j] = exact_test(lam2[j], k2[j], u2[j], v2[j])
+            for j in range(m):
+                kf[idx[j]] = k2[j]
+            m = 0
+            for i in range(n):  # the elements marked -2
+                idx[m], lam2[m] = i, lam[c0 + i]
+                m += kf[i] == -2.0
+            for j in range(m):
+                c = retry_base(key, i0 + c0 + idx[j])
+                k2[j] = attempt(lam2[j], uniform(c + gamma) - 0.5, uniform(c + uint64(2) * gamma))
+            for j in range(m):
+                if k2[j] == -2.0:
+                    if not math.isfinite(lam2[j]):
+                        return c0 + idx[j]
+                    k2[j] = remainder(lam2[j], retry_base(key, i0 + c0 + idx[j]))
+                kf[idx[j]] = k2[j]
+            for i in range(n):
+                out[c0 + i] = kf[i]
         return -1
 
-    @njit(nogil=True, cache=cache)
-    def box_muller_uniforms(key, p0, r, angle):
-        """Pair p's uniform radius variable r in (0, 1] (its log is taken) and angle in [0, 2 pi)."""
+    @njit(nogil=True, cache=cache, error_model="numpy")
+    def box_muller(key, p0, r, angle):
+        """Pair p's radius sqrt(-2 log(1 - U)) (U in [0, 1)) and angle 2 pi U' in [0, 2 pi)."""
         base = key ^ normal_key
         for j in range(r.size):
             c = base + uint64(2 * (p0 + j) + 1) * gamma
-            r[j] = 1.0 - uniform(c)
+            r[j] = math.sqrt(-2.0 * log(1.0 - uniform(c)))
             angle[j] = two_pi * uniform(c + gamma)
 
-    return SimpleNamespace(first_attempt=first_attempt, second_attempt=second_attempt, exact_test=exact_test,
-                           remainder=remainder,
-                           box_muller_uniforms=box_muller_uniforms)
+    @njit(nogil=True, cache=cache, error_model="numpy")
+    def log_array(x, out):
+        """out = log(x) elementwise with the compiled log (for its tests)."""
+        for i in range(x.size):
+            out[i] = log(x[i])
+
+    return SimpleNamespace(poisson=poisson, box_muller=box_muller, log_array=log_array)
