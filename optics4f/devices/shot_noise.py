@@ -335,39 +335,47 @@ def _build(cache: bool = True):
         chunk: (1) every element's first attempt up to the squeeze, vectorised; (2) the exact test of
         the ~1 in 4 the squeeze left, gathered, vectorised; (3) a whole second attempt, from their own
         streams, of the ~1 in 20 left, gathered, vectorised; (4) scalar code for the rest. Returns the
-        index of a non-finite mean, else -1."""
+        index of a non-finite mean, else -1. The gathers are branch-free (an unconditional store and a
+        count) and keep the loops they feed free of indexed loads, which would stop vectorisation."""
         size = min(chunk, lam.size)
         kf, us, vs = np.empty(size), np.empty(size), np.empty(size)
         idx, lam2, k2, u2, v2 = np.empty(size, int64), np.empty(size), np.empty(size), np.empty(size), np.empty(size)
+        idx3, lam3, k3 = np.empty(size, int64), np.empty(size), np.empty(size)
         for c0 in range(0, lam.size, chunk):
             n = min(c0 + chunk, lam.size) - c0
+            block = lam[c0:c0 + n]
+            base = key + uint64(2 * (i0 + c0) + 1) * gamma  # the counter of element i is base + 2 i gamma
             for i in range(n):
-                c = key + uint64(2 * (i0 + c0 + i) + 1) * gamma
-                us[i], vs[i] = uniform(c) - 0.5, uniform(c + gamma)
-                kf[i] = squeeze(float64(lam[c0 + i]), us[i], vs[i])
-            m = 0
-            for i in range(n):  # branch-free gather of the elements marked -3 - k
-                idx[m], lam2[m], k2[m], u2[m], v2[m] = i, lam[c0 + i], -3.0 - kf[i], us[i], vs[i]
+                c = base + uint64(i) * (gamma + gamma)
+                u, v = uniform(c) - 0.5, uniform(c + gamma)
+                us[i], vs[i] = u, v
+                kf[i] = squeeze(float64(block[i]), u, v)
+            m = m3 = 0
+            for i in range(n):  # those marked -3 - k (the exact test is due), and those marked -2
+                out[c0 + i] = kf[i]
+                idx[m], k2[m] = i, -3.0 - kf[i]
                 m += kf[i] <= -3.0
+                idx3[m3] = i
+                m3 += kf[i] == -2.0
+            for j in range(m):
+                lam2[j], u2[j], v2[j] = block[idx[j]], us[idx[j]], vs[idx[j]]
             for j in range(m):
                 k2[j] = exact_test(lam2[j], k2[j], u2[j], v2[j])
-            for j in range(m):
-                kf[idx[j]] = k2[j]
-            m = 0
-            for i in range(n):  # the elements marked -2
-                idx[m], lam2[m] = i, lam[c0 + i]
-                m += kf[i] == -2.0
-            for j in range(m):
-                c = retry_base(key, i0 + c0 + idx[j])
-                k2[j] = attempt(lam2[j], uniform(c + gamma) - 0.5, uniform(c + uint64(2) * gamma))
-            for j in range(m):
-                if k2[j] == -2.0:
-                    if not math.isfinite(lam2[j]):
-                        return c0 + idx[j]
-                    k2[j] = remainder(lam2[j], retry_base(key, i0 + c0 + idx[j]))
-                kf[idx[j]] = k2[j]
-            for i in range(n):
-                out[c0 + i] = kf[i]
+            for j in range(m):  # the samples accepted by the test; the rest join the -2 list
+                out[c0 + idx[j]] = k2[j]
+                idx3[m3] = idx[j]
+                m3 += k2[j] == -2.0
+            for j in range(m3):
+                lam3[j] = block[idx3[j]]
+            for j in range(m3):
+                c = retry_base(key, i0 + c0 + idx3[j])
+                k3[j] = attempt(lam3[j], uniform(c + gamma) - 0.5, uniform(c + uint64(2) * gamma))
+            for j in range(m3):
+                if k3[j] == -2.0:
+                    if not math.isfinite(lam3[j]):
+                        return c0 + idx3[j]
+                    k3[j] = remainder(lam3[j], retry_base(key, i0 + c0 + idx3[j]))
+                out[c0 + idx3[j]] = k3[j]
         return -1
 
     @njit(nogil=True, cache=cache, error_model="numpy")
