@@ -3,27 +3,30 @@
 NumPy's ``Generator.poisson`` spends 30-45 ns per pixel: Hoermann's PTRS algorithm
 ("The transformed rejection method for generating Poisson random variables", 1993) run
 element by element, with up to four logs per sample. Shot noise is then the largest cost
-of a simulated camera frame. Here the same exact algorithm runs as whole-array passes
-(about 12 ns per pixel on the 2-core development machine):
+of a simulated camera frame. Here the same exact algorithm runs as whole-array passes over
+chunks, compiled with numba (:mod:`._noise_kernels`), in SIMD code on AVX2 as on AVX-512:
 
-1. (numba, vectorised) every pixel with mean >= 10 makes PTRS's first attempt with two
-   uniforms from a counter-based generator: SplitMix64 of ``key + counter * gamma`` (the
-   generator that seeds NumPy's and Java's; it passes BigCrush). The attempt's "squeeze"
-   needs no log and accepts about 3 samples in 4;
-2. (NumPy's SIMD ``log``, then numba, vectorised) PTRS's exact acceptance test for the rest;
-3. the same two steps once more for the ~15 % still left, gathered, each pixel drawing from
-   its own stream;
-4. (numba, scalar) the ~2 % left after that (further attempts) and means below 10 (inversion
-   of the Poisson CDF).
+1. (vectorised) every pixel with mean >= 10 makes PTRS's first attempt with two uniforms
+   from a counter-based generator: SplitMix64 of ``key + counter * gamma`` (the generator
+   that seeds NumPy's and Java's; it passes BigCrush). The attempt's "squeeze" needs no log
+   and accepts about 3 samples in 4;
+2. (gathered, vectorised) PTRS's exact acceptance test for the ~1 in 4 left, with a compiled
+   float64 log (fdlibm's, within 1 ulp): NumPy's SIMD log exists only for AVX-512, and the
+   C library's log stops a loop from vectorising;
+3. (gathered, vectorised) a second whole attempt for the ~1 in 20 still left, each pixel
+   drawing from its own stream;
+4. (scalar) the few left after that (further attempts) and means below 10 (inversion of the
+   Poisson CDF).
 
 Every uniform is independent, so the samples follow the Poisson law exactly, as PTRS does
 (tests: chi-square against scipy.stats.poisson from mean 0.01 to 10^5). A pixel's sample
-depends only on the key, its index and its mean: not on chunking or threads.
+depends only on the key, its index and its mean: not on chunking, threads or the CPU's SIMD
+width.
 
 Read noise (:func:`normal_deviates`) is Box-Muller on uniforms of the same generator (another
-stream of the key) with NumPy's SIMD log, sqrt, cos and sin: normal deviates to the rounding of
-the output dtype (radius in float64: tails out to 8.5 sigma) at about half the cost of NumPy's
-float32 ziggurat.
+stream of the key): the radius sqrt(-2 log U) compiled in float64 (tails out to 8.5 sigma), the
+angle's cos and sin by NumPy in the output dtype; normal deviates to the rounding of the output
+dtype at about half the cost of NumPy's float32 ziggurat.
 
 numba is optional: without it both functions fall back to a NumPy ``Generator`` seeded by the key
 and offset, with a one-time warning (the same laws, another random stream, 2-4x slower; blocks
@@ -31,7 +34,6 @@ drawn with offsets are then not the draw of the whole batch, only independent of
 """
 from __future__ import annotations
 
-import math
 import threading
 import warnings
 
@@ -39,9 +41,8 @@ import numpy as np
 
 __all__ = ["poisson_counts", "normal_deviates", "compiled_available"]
 
-_CHUNK = 16384  # elements per pass: the scratch rows (128 KiB each) stay in a core's L2 cache, and a
-# chunk's Python work (a few calls, ~20 us, holding the GIL) stays small beside its ~200 us of compute
-_kernels = None  # the compiled functions, built on first use (numba import + JIT ~2 s; cached on disk)
+_CHUNK = 16384  # elements per pass: the scratch rows (128 KiB each) stay in a core's L2 cache
+_kernels = None  # the compiled functions, built on first use (JIT about 20 s per dtype; cached on disk)
 _warned = False
 _build_lock = threading.Lock()  # pool threads may ask for the kernels at once: compile them once
 
