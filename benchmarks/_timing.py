@@ -23,7 +23,13 @@ import numpy as np
 from optics4f import fft as _fft
 
 __all__ = ["interleaved_medians", "repeats_for", "traced_peak_bytes", "floor_pairs", "fft_floor", "field_bytes",
-           "write_json", "machine_summary"]
+           "write_json", "machine_summary", "cpu_model", "simd_level"]
+
+# SIMD levels, best first, each with the names NumPy's __cpu_features__ may give it (NumPy 2.4 groups the
+# x86 levels as X86_V4 / X86_V3 / X86_V2; older NumPy names the features themselves)
+_SIMD_LEVELS = (("AVX-512", ("X86_V4", "AVX512_SKX", "AVX512F")), ("AVX2", ("X86_V3", "AVX2")), ("AVX", ("AVX",)),
+                ("SSE4.2", ("X86_V2", "SSE42")), ("SSE2", ("SSE2",)), ("SVE", ("SVE",)), ("ASIMD", ("ASIMD",)),
+                ("NEON", ("NEON",)), ("VSX", ("VSX",)))
 
 
 def interleaved_medians(fns: dict, repeats: int, warmup: int = 1) -> dict:
@@ -130,14 +136,55 @@ def write_json(path, records) -> None:
         raise
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), else what :mod:`platform` knows."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.lower().startswith(("model name", "cpu model", "hardware")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def simd_level() -> str:
+    """The widest SIMD level NumPy dispatches to here ("AVX-512", "AVX2", ...), plus the target numba compiles for.
+
+    Vectorised NumPy ufuncs (float64 ``log`` among them on x86) and the numba kernels of the camera noise run
+    at very different speeds with and without AVX-512, so benchmark figures name it. It follows
+    ``NPY_DISABLE_CPU_FEATURES`` and ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES``, which can emulate an older CPU.
+    """
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # NumPy < 2
+        from numpy.core._multiarray_umath import __cpu_features__ as features
+    level = "baseline"
+    for name, keys in _SIMD_LEVELS:
+        key = next((k for k in keys if k in features), None)
+        if key is not None and features[key]:
+            level = name
+            break
+    try:
+        from numba.core import config
+        from llvmlite import binding
+
+        target = config.CPU_NAME or binding.get_host_cpu_name()
+        feats = config.CPU_FEATURES if config.CPU_FEATURES is not None else binding.get_host_cpu_features().flatten()
+        wide = "AVX-512" if "+avx512f" in feats.split(",") else "no AVX-512"
+        return f"{level} (NumPy), numba target {target} ({wide})"
+    except ImportError:
+        return f"{level} (NumPy)"
+
+
 def machine_summary() -> str:
-    """One line naming the machine and FFT setup the figures were measured with."""
+    """One line naming the machine (CPU model, SIMD level) and FFT setup the figures were measured with."""
     try:
         import pyfftw  # noqa: F401
         fftw = f"pyfftw {pyfftw.__version__}"
     except Exception:
         fftw = "no pyfftw"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {load:.1f}; "
+    return (f"{cpu_model()}, {os.cpu_count()} cores, SIMD {simd_level()}, load {load:.1f}; "
             f"numpy {np.__version__}, {fftw}; optics4f FFT engine {_fft.get_fft_engine()} with "
             f"{_fft.get_fft_threads()} threads")

@@ -16,6 +16,9 @@ hardware / ideal is measured interleaved in the same run (target: <= 2 for batch
 hardware pass is timed with the default exact Poisson shot noise and with the Gaussian
 (reparameterised) noise model used for training.
 
+The header names the CPU model and SIMD level (AVX-512 or AVX2 change the noise samplers' speed);
+``docs/benchmark_simd.md`` shows how to emulate an AVX2-only CPU on an AVX-512 machine.
+
 Usage::
 
     python benchmarks/bench_hardware4f.py [--quick] [--json PATH] [--batches 1 64] [--threads N]
