@@ -356,6 +356,9 @@ def _hardware_args(p: argparse.ArgumentParser, geometry: bool = True):
 
     Every option defaults to None ("not given"): simulate --frames then keeps the bench the export
     recorded, and a fresh bench takes the HardwareSettings defaults."""
+    p.add_argument("--bench", default=None, metavar="TOML",
+                   help="bench description file (nets.inference.bench_file: the keys of these options, SI units); "
+                        "options given here win over it")
     if geometry:
         p.add_argument("--wavelength", type=float_arg("wavelength"), default=None,
                        help="working wavelength, m (default 532e-9)")
@@ -400,8 +403,13 @@ _BENCH_FLAGS = {
 
 
 def _given_bench(args) -> dict:
-    """HardwareSettings fields of the bench options given on the command line."""
+    """HardwareSettings fields of the bench options given on the command line (a --bench file first,
+    then the flags)."""
     out = {}
+    if getattr(args, "bench", None):
+        from nets.inference.bench_file import load_bench
+
+        out.update(load_bench(args.bench))
     for flag, (field, conv) in _BENCH_FLAGS.items():
         v = getattr(args, flag, None)
         if v is not None:

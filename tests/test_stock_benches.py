@@ -160,3 +160,35 @@ def test_a_labs_camera_pitch_is_read_onto_the_feature_grid():
     with pytest.raises(ValueError, match=r"cannot resolve the output tiles.*f2/f1 >= 2.5"):
         simulate(DEFAULT_MODEL, limit=4, calibration_images=4,
                  settings=HardwareSettings(f1=0.05, camera_pitch=20e-6))
+
+
+def test_one_bench_file_for_export_simulate_and_finetune(tmp_path):
+    """--bench FILE (the bench options' keys, SI) is read by export, simulate and finetune alike; flags win."""
+    import json
+
+    bench = tmp_path / "bench.toml"
+    bench.write_text('format = "optics4f.bench"\nwavelength = 633e-9\nf1 = 0.075\ndisplay_pitch = 8e-6\n'
+                     'slm_preset = "holoeye-pluto-2"\ncamera_bits = 10\nread_noise = 3.0\n')
+    out = tmp_path / "export"
+    assert main(["export", str(DEFAULT_MODEL), "--bench", str(bench), "--slm", "holoeye-pluto-2",
+                 "--camera-bits", "11", "--out", str(out)]) == 0
+    recorded = read_export(out).settings["bench"]
+    assert (recorded["f1"], recorded["wavelength"], recorded["read_noise"]) == (0.075, 633e-9, 3.0)
+    assert recorded["camera_bits"] == 11  # the flag wins over the file
+    rep = tmp_path / "r.json"
+    assert main(["simulate", str(DEFAULT_MODEL), "--bench", str(bench), "--limit", "4", "--no-figures",
+                 "--report", str(rep), "--out", str(tmp_path / "s")]) == 0
+    system = json.loads(rep.read_text())["config"]["system"]
+    assert (system["f1"], system["camera"]["bit_depth"]) == (0.075, 10)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('focal = 0.1\n')
+    with pytest.raises(SystemExit, match=r"bad.toml.*unknown key 'focal'.*f1"):
+        main(["simulate", str(DEFAULT_MODEL), "--bench", str(bad), "--limit", "4"])
+    from nets.cli import _hardware_settings, build_parser
+
+    ft = build_parser().parse_args(["finetune", str(DEFAULT_MODEL), "--bench", str(bench), "--f2", "0.15"])
+    assert (_hardware_settings(ft).f1, _hardware_settings(ft).f2) == (0.075, 0.15)  # finetune reads it too
+    wrong = tmp_path / "nm.toml"
+    wrong.write_text('wavelength = 633\n')
+    with pytest.raises(SystemExit, match=r"wavelength=633.*did you mean 633e-9"):
+        main(["simulate", str(DEFAULT_MODEL), "--bench", str(wrong), "--limit", "4"])

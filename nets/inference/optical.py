@@ -138,6 +138,11 @@ class HardwareSettings:
                              f"{self.black_level!r}")
         if not 0 < self.exposure_fill <= 1:
             raise ValueError(f"exposure_fill must be in (0, 1] (fraction of the full well), got {self.exposure_fill!r}")
+        for name in ("f1", "f2"):
+            if getattr(self, name) is not None:
+                setattr(self, name, physical(name, getattr(self, name), "focal_length"))
+        if self.camera_pitch is not None:
+            self.camera_pitch = physical("camera_pitch", self.camera_pitch, "pitch")
         self.slm_shift = tuple(finite(f"slm_shift[{i}]", float(s))
                                for i, s in enumerate(np.broadcast_to(np.asarray(self.slm_shift, float), (2,))))
 
