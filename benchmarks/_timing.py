@@ -4,7 +4,7 @@ Timings on a shared machine are noisy, so every figure is a median over
 repeats, and the candidates of one comparison are timed *interleaved* (one
 call of each per round) so that a burst of load from elsewhere hits all of
 them alike. Performance is reported as a ratio to a floor measured in the
-same run (DESIGN.md): one unnormalised FFT + inverse FFT of a given shape
+same run (docs/architecture.md#conventions): one unnormalised FFT + inverse FFT of a given shape
 with the fastest engine available here.
 """
 from __future__ import annotations

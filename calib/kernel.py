@@ -1,7 +1,7 @@
 """End-to-end kernel: identify the convolution the bench really applies (the kernel the network
 gets) from probe inputs, and compare it with the programmed one.
 
-Model (DESIGN.md, :mod:`optics4f.kernels`): with a Fourier mask H the 4f output is
+Model (docs/architecture.md#conventions, :mod:`optics4f.kernels`): with a Fourier mask H the 4f output is
 v(x') = -(f1/f2) (u * h)(-x' f1/f2), a convolution followed by an inversion. Once the output is
 un-inverted (:func:`uninvert`: pixel j <- pixel (N - j) mod N, for an even N, axis at N//2) and
 sampled with one output pixel per input sample (camera pitch = input pitch x f2/f1), the bench is

@@ -2,7 +2,7 @@
 
 The FFT dominates every optical pass, so hot paths ask :func:`get_plan` for a
 plan bound to a persistent, aligned work buffer and transform in place
-(fresh output arrays page-fault on these machines; see DESIGN.md).
+(fresh output arrays page-fault on these machines; see docs/architecture.md#conventions).
 
 Engines (CPU): ``"pyfftw"`` (FFTW with ``FFTW_MEASURE`` plans and wisdom kept
 on disk; fastest measured here) and ``"scipy"`` (``scipy.fft`` with all

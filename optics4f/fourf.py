@@ -11,7 +11,7 @@ Two models that must agree (tested):
   mask, propagate f2, thin lens f2 with pupil, propagate f2, all with the
   angular spectrum method on one pitch.
 
-Result (DESIGN.md): the output is the input convolved with the kernel of H,
+Result (docs/architecture.md#conventions): the output is the input convolved with the kernel of H,
 inverted and magnified by f2/f1, times -(f1/f2) (power is conserved; the -1
 is the Gouy phase of two foci): v(x) = -(f1/f2) (u * h)(-x f1/f2).
 """

@@ -1,6 +1,6 @@
 """Sampling grid: coordinates and spatial frequencies of a field (SI metres).
 
-Convention (DESIGN.md): x_i = (i - N//2) * dx, so the optical axis sits on
+Convention (docs/architecture.md#conventions): x_i = (i - N//2) * dx, so the optical axis sits on
 pixel N//2; frequencies come from ``fftfreq`` (unshifted order) or its
 ``fftshift`` (centred order, the order of a Fourier-plane image).
 """

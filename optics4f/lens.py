@@ -1,6 +1,6 @@
 """Lenses: the Fourier-transforming lens (front to back focal plane) and the thin lens.
 
-Fourier lens convention (DESIGN.md), with f the focal length:
+Fourier lens convention (docs/architecture.md#conventions), with f the focal length:
 
     U(u) = 1 / (i lambda f) * integral u(x) exp(-2 pi i x.u / (lambda f)) d^2x
 

@@ -1,6 +1,6 @@
 """The ideal 4f system: imaging, convolution, correlation, and the two models agreeing.
 
-Convention under test (DESIGN.md, optics4f.fourf): with mask H = kernel_to_mask(h),
+Convention under test (docs/architecture.md#conventions, optics4f.fourf): with mask H = kernel_to_mask(h),
     v(x) = -(f1/f2) (u * h)(-x f1/f2)
 on an output grid of pitch dx f2/f1. On samples (even or odd N, input index c + k
 with c = N//2) the inverted point of output index c + k is input index c - k, i.e.

@@ -1,6 +1,6 @@
 """Collapsed model masks -> panel-resolution patterns and frames, by the 4f geometry.
 
-Geometry (DESIGN.md lens convention). A model's collapsed mask H[j] (centred
+Geometry (docs/architecture.md#conventions, lens). A model's collapsed mask H[j] (centred
 order on its padded grid of M samples) is the centred DFT of an effective
 kernel h[n] whose taps sit at x_n = (n - M//2) d in the input plane (d: the
 display pixel pitch, one model pixel per display pixel). Its transfer

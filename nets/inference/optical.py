@@ -17,7 +17,7 @@
 
    where v is the student's ideal output field (dimensionless, unit input amplitude), s the
    encoding's scale (the wanted term of the panel's transmission is s * H; 1/max|H| for double
-   phase), and the flip undoes the 4f image inversion x -> -x (DESIGN.md). With an ideal
+   phase), and the flip undoes the 4f image inversion x -> -x (docs/architecture.md#conventions). With an ideal
    complex SLM and a noiseless analogue camera the features equal the student's own
    (``student.camera(x)``) to float precision (tested), so every difference in accuracy comes
    from the hardware.

@@ -31,7 +31,7 @@ Conventions
 * Modes: ``'phase'`` (LCoS, phase-only), ``'amplitude'`` (amplitude in [0, 1]), ``'binary'``
   (DMD, 1 bit, amplitude 0 or 1), ``'complex'`` (ideal complex modulator, no quantisation:
   its "frame" is the complex array itself; for comparison).
-* Phase is that of the field exp(+i phi) (DESIGN.md). A linear panel shows
+* Phase is that of the field exp(+i phi) (docs/architecture.md#conventions). A linear panel shows
   phi(g) = sign * 2 pi g / gray_2pi at ``design_wavelength``; ``sign = -1`` means gray up = phase
   down (what a nematic LC does as the voltage rises, and the default), ``+1`` the reverse.
   A measured ``lut`` (length 2^bits, rad at the design wavelength, strictly monotonic)

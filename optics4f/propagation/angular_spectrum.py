@@ -2,7 +2,7 @@
 
 H(fx, fy) = exp(+i 2 pi z sqrt(1/lambda^2 - fx^2 - fy^2)) for propagating
 components; evanescent components (fx^2 + fy^2 > 1/lambda^2) are dropped.
-A plane wave advancing by z gains exp(+i k_z z) (DESIGN.md). Negative z
+A plane wave advancing by z gains exp(+i k_z z) (docs/architecture.md#conventions). Negative z
 propagates backwards. Zero padding (``pad``, default 2) makes the
 convolution linear instead of circular; the optional band limit of
 Matsushima & Shimobaba (Opt. Express 17, 19662, 2009) removes the
@@ -59,7 +59,7 @@ class AngularSpectrum(TransferPropagator):
         Distance, metres; negative propagates backwards.
     pad : float
         Zero-padding factor per axis (1 = circular convolution). 2 is accurate
-        to about 1e-4 against an 8x padded reference (DESIGN.md).
+        to about 1e-4 against an 8x padded reference (docs/architecture.md#conventions).
     band_limit : bool
         Matsushima-Shimobaba band limit (recommended for long distances).
     dtype : complex dtype

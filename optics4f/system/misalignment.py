@@ -33,7 +33,7 @@ convention of :mod:`optics4f.lens`), and:
   H(R(-a) u), by :func:`rotate_mask` (spline interpolation, order 1 by
   default; order 0 is point sampling of the rotated pixels).
 
-Phases are built in float64 and cast once (DESIGN.md).
+Phases are built in float64 and cast once (docs/architecture.md#conventions).
 """
 from __future__ import annotations
 
