@@ -13,7 +13,10 @@ the comparison is made on the kernels in the tile window (docs/sampling.md):
   amplitude scale and any global phase do not count as errors);
 * ``light_in_order``: the share of the light the panel transmits that lands in the channel's
   tile window (the used diffraction order), out of all the light it sends anywhere;
-* ``phase_levels``: distinct gray levels the frame uses on the panel, of 2^bits.
+* ``phase_levels``: distinct gray levels the frame uses on the panel, of 2^bits;
+* ``weight``: the channel's wanted kernel energy relative to the strongest channel's. A channel
+  the student barely uses (weight below ``MIN_WEIGHT``) has a correlation that means nothing:
+  what its tile holds is the others' leakage, and its features hardly move the logits.
 
 :func:`camera_snr` gives the camera's signal-to-noise ratio on the tiles of real test frames.
 """
@@ -21,7 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mask_fidelity", "camera_snr", "format_fidelity"]
+__all__ = ["mask_fidelity", "camera_snr", "format_fidelity", "well_represented", "MIN_WEIGHT"]
+
+#: Channels whose wanted kernel carries less than this share of the strongest channel's energy are
+#: reported but not judged (module docstring).
+MIN_WEIGHT = 0.01
 
 
 def _windows(layout, padded_shape):
@@ -80,8 +87,18 @@ def mask_fidelity(optical, wanted) -> list:
             share = float(np.sum(np.abs(kr[sy, sx]) ** 2) / total) if total > 0 else 0.0
             rows.append({"in_channel": i, "out_channel": c, "correlation": corr, "relative_error": err,
                          "light_in_order": share, "phase_levels": levels,
-                         "levels": None if slm.mode == "complex" else int(slm.levels)})
+                         "levels": None if slm.mode == "complex" else int(slm.levels),
+                         "weight": float(np.sum(np.abs(kw[sy, sx]) ** 2))})
+    top = max(r["weight"] for r in rows) if rows else 0.0
+    for r in rows:
+        r["weight"] = r["weight"] / top if top > 0 else 0.0
     return rows
+
+
+def well_represented(rows, threshold: float) -> bool:
+    """Every channel the student uses (weight >= MIN_WEIGHT) correlates at ``threshold`` or more."""
+    used = [r for r in rows if r["weight"] >= MIN_WEIGHT]
+    return bool(used) and min(r["correlation"] for r in used) >= threshold
 
 
 def camera_snr(optical, tiles) -> dict:
@@ -104,15 +121,16 @@ def format_fidelity(fid: dict) -> str:
     """Terminal table of a simulate result's ``fidelity`` entry."""
     lines = ["fidelity of the displayed masks (per input / output channel)",
              f"{'in':>3s} {'out':>4s} {'correlation':>12s} {'rel. error':>11s} {'light in order':>15s} "
-             f"{'gray levels':>12s}"]
+             f"{'gray levels':>12s} {'weight':>7s}"]
     for r in fid["channels"]:
         lv = "-" if r["phase_levels"] is None else f"{r['phase_levels']}/{r['levels']}"
         lines.append(f"{r['in_channel']:3d} {r['out_channel']:4d} {r['correlation']:12.4f} "
-                     f"{r['relative_error']:11.4f} {r['light_in_order']:15.4f} {lv:>12s}")
+                     f"{r['relative_error']:11.4f} {r['light_in_order']:15.4f} {lv:>12s} {r['weight']:7.3f}"
+                     + ("  (barely used: not judged)" if r["weight"] < MIN_WEIGHT else ""))
     snr = fid.get("camera_snr")
     if snr:
         lines.append(f"camera SNR on lit tile pixels: median {snr['median']:.1f}, peak {snr['peak']:.1f} "
                      f"(full well {snr['full_well']:.3g} e-, read noise {snr['read_noise']:.3g} e-)")
     lines.append(f"well represented: {'yes' if fid['well_represented'] else 'no'} "
-                 f"(every channel's correlation >= {fid['threshold']})")
+                 f"(every used channel's correlation >= {fid['threshold']})")
     return "\n".join(lines)

@@ -229,13 +229,13 @@ WELL_REPRESENTED = 0.97
 
 def fidelity_report(optical: OpticalStudent, student, tiles) -> dict:
     """The ``fidelity`` entry of a simulate result (:mod:`nets.inference.fidelity`)."""
-    from .fidelity import camera_snr, mask_fidelity
+    from .fidelity import camera_snr, mask_fidelity, well_represented
     from .optical import masks_on_grid, student_masks
 
     wanted = masks_on_grid(student_masks(student), optical.hw.geometry.padded_shape)
     rows = mask_fidelity(optical, wanted)
     return {"channels": rows, "camera_snr": camera_snr(optical, tiles), "threshold": WELL_REPRESENTED,
-            "well_represented": bool(min(r["correlation"] for r in rows) >= WELL_REPRESENTED),
+            "well_represented": well_represented(rows, WELL_REPRESENTED),
             "slm_samples_per_pixel": [float(k) for k in optical.hw.geometry.slm_factor]}
 
 
