@@ -278,6 +278,9 @@ def _export(p: argparse.ArgumentParser):
     p.add_argument("--calibration", nargs="+", default=(), metavar="FILE",
                    help="calibration HDF5 files (calib) applied in order (LUT, flatness, ...)")
     p.add_argument("--write-lut", action="store_true", help="also write lut.txt, the linearising two-column LUT")
+    p.add_argument("--slmsuite", default=None, type=Path, metavar="DIR",
+                   help="also write the frames in slmsuite's conventions into DIR (phase HDF5 files with 'phase' "
+                        "and 'display', gray = rint(-phase 2^b / 2 pi) - 1 mod 2^b; nets.export.slmsuite)")
 
     def run(args):
         from optics4f.devices.presets import slm_preset
@@ -319,6 +322,14 @@ def _export(p: argparse.ArgumentParser):
         b = read_export(manifest)
         print(f"exported {b.n_frames} frame(s) of {b.slm.resolution[1]} x {b.slm.resolution[0]} px "
               f"({b.slm.name}, {b.slm.bit_depth} bit, {b.encoding}) to {manifest.parent}")
+        if args.slmsuite is not None:
+            from nets.export.slmsuite import export_slmsuite
+
+            try:
+                files = export_slmsuite(manifest.parent, args.slmsuite, force=args.force)
+            except (ValueError, OSError) as e:
+                raise SystemExit(f"optics4f export: error: --slmsuite: {e}")
+            print(f"slmsuite conventions: {len(files)} file(s) in {args.slmsuite}")
         return 0
 
     return run

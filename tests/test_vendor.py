@@ -194,10 +194,10 @@ def test_export_in_slmsuite_conventions(tmp_path):
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "m.pt", _one_channel_student(), {"model": model_config(
         "sclc_classifier", image_size=8, channels=[1], kernel_sizes=3)})
-    assert main(["export", str(tmp_path / "m.pt"), "--slm", "holoeye-pluto-2", "--out", str(tmp_path / "e")]) == 0
+    assert main(["export", str(tmp_path / "m.pt"), "--slm", "holoeye-pluto-2", "--out", str(tmp_path / "e"),
+                 "--slmsuite", str(tmp_path / "s")]) == 0  # export's option writes slmsuite's files too
     b = read_export(tmp_path / "e")
-    files = export_slmsuite(tmp_path / "e", tmp_path / "s")
-    assert [f.name for f in files] == ["frame_000.h5", "frame_000.png"]
+    assert sorted(f.name for f in (tmp_path / "s").iterdir()) == ["frame_000.h5", "frame_000.png"]
     phase = np.mod(np.asarray(b.phase[0], dtype=np.float64), TWO_PI)
     slm = _simulated_slm(phase.shape)
     slm.set_phase(phase.copy(), phase_correct=False)
