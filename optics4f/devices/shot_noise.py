@@ -42,7 +42,7 @@ import numpy as np
 __all__ = ["poisson_counts", "normal_deviates", "compiled_available"]
 
 _CHUNK = 16384  # elements per pass: the scratch rows (128 KiB each) stay in a core's L2 cache
-_kernels = None  # the compiled functions, built on first use (JIT about 20 s per dtype; cached on disk)
+_kernels = None  # the compiled functions, built on first use (numba JIT, cached on disk)
 _warned = False
 _build_lock = threading.Lock()  # pool threads may ask for the kernels at once: compile them once
 
