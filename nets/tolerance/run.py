@@ -171,8 +171,10 @@ def run_tolerance(spec, model=None, settings=None, out=None, *, dataset=None, wo
         raise ValueError(f"--workers must be >= 1, got {workers}")
     ident = _identity(spec, settings, model_path, dataset)
     done = {} if out is None else _prepare(Path(out), ident, force)
-    ctx_args = (json.dumps(ident, sort_keys=True), str(model_path), settings, spec.images, spec.calibration_images,
-                dataset)
+    # what a worker's context depends on (not the errors): one context serves every spec of a session
+    key = json.dumps({k: ident[k] for k in ("hardware", "model", "model_sha256", "dataset")}, sort_keys=True)
+    ctx_args = ((key, spec.images, spec.calibration_images), str(model_path), settings, spec.images,
+                spec.calibration_images, dataset)
     todo = [i for i in range(spec.benches) if i not in done]
     computed = 0
     if todo:
