@@ -224,3 +224,18 @@ def test_cli_writes_table_json_csv_with_units_and_figures(tmp_path, capsys):
         assert (rep / name).stat().st_size > 0
     with pytest.raises(SystemExit, match="--spec"):
         main(["tolerance", "--spec", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "x")])
+
+
+@pytest.mark.slow
+def test_benchmark_tiny_run_writes_its_records(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_tolerance
+
+    recs = bench_tolerance.main(["--benches", "3", "--images", "5", "--no-dask", "--json", str(tmp_path / "b.json")])
+    assert [(r["executor"], r["workers"]) for r in recs] == [("local", 1), ("local", 2)]
+    assert json.loads((tmp_path / "b.json").read_text())[1]["efficiency"] == pytest.approx(
+        recs[1]["benches_per_minute"] / recs[0]["benches_per_minute"] / 2)
+    assert {"case", "benches_per_minute"} <= set(recs[0]) and recs[0]["case"] == "tolerance"

@@ -42,11 +42,14 @@ def evaluate_bench(ctx_args: tuple, index: int, values: dict, noise_seed: int) -
 
 
 def _init_worker(ctx_args: tuple):
-    """Pool initializer: one thread of torch per worker process (the workers are the parallelism),
-    model, data and frames loaded before the first bench."""
+    """Pool (and Dask worker) initializer: one torch and FFT thread per worker process (the workers
+    are the parallelism), model, data and frames loaded before the first bench."""
     import torch
 
+    from optics4f.fft import set_fft_engine
+
     torch.set_num_threads(1)
+    set_fft_engine(os.environ.get("OPTICS4F_FFT_ENGINE", "auto"), threads=1)
     evaluate_bench_context(ctx_args)
 
 
@@ -124,6 +127,8 @@ def _executor(workers: int, scheduler, ctx_args):
             raise ImportError("--scheduler needs Dask: pip install 'optics4f[dask]' (dask and distributed)") from None
         client = scheduler if isinstance(scheduler, Client) else Client(str(scheduler))
         own = client is not scheduler
+        if own:  # the cluster's workers: one thread each, model and frames loaded once before the benches
+            client.run(_init_worker, ctx_args)
         return (lambda fn, *a: client.submit(fn, *a, pure=False), as_completed,
                 client.close if own else (lambda: None))
     if workers == 1:  # in this process, one bench at a time as the loop asks for it
