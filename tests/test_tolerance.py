@@ -239,3 +239,49 @@ def test_benchmark_tiny_run_writes_its_records(tmp_path):
     assert json.loads((tmp_path / "b.json").read_text())[1]["efficiency"] == pytest.approx(
         recs[1]["benches_per_minute"] / recs[0]["benches_per_minute"] / 2)
     assert {"case", "benches_per_minute"} <= set(recs[0]) and recs[0]["case"] == "tolerance"
+
+
+# -- the grid sweep ----------------------------------------------------------------------------------
+
+def test_sweep_values_are_si_and_checked():
+    from nets.tolerance.sweep import DEFAULT_RANGES, parse_sweep
+
+    assert parse_sweep("slm_rotation:deg=1,2")[1] == pytest.approx([math.radians(1), math.radians(2)])
+    assert parse_sweep("z5:nm=10")[1] == pytest.approx([10e-9])
+    assert parse_sweep("read_noise")[1] == DEFAULT_RANGES["read_noise"]
+    for bad, match in (("fill_factor=1.5", "not allowed"), ("camera_bits=2.5", "whole numbers"),
+                       ("slm_rotation:deg=a", "comma-separated"), ("spin=1", "unknown bench error")):
+        with pytest.raises(ValueError, match=match):
+            parse_sweep(bad)
+
+
+def test_grid_sweep_seeds_are_the_benches_of_simulate():
+    from nets.inference.simulate import simulate
+    from nets.tolerance.sweep import grid_sweep
+
+    res = grid_sweep([("slm_shift_x", [0.0, 320e-6]), ("read_noise", [5.0])], seeds=2, images=M,
+                     calibration_images=16)
+    assert [p["values"] for p in res["points"]] == [{"slm_shift_x": 0.0, "read_noise": 5.0},
+                                                   {"slm_shift_x": 320e-6, "read_noise": 5.0}]
+    for pt in res["points"]:
+        for s, acc in enumerate(pt["accuracy_per_seed"]):
+            sim = simulate(settings=HardwareSettings(slm_shift=(0.0, pt["values"]["slm_shift_x"]), seed=s), limit=M,
+                           calibration_images=16)
+            assert acc == sim["optical_accuracy"]
+        assert pt["accuracy_mean"] == pytest.approx(np.mean(pt["accuracy_per_seed"]))
+        assert pt["accuracy_std"] == pytest.approx(np.std(pt["accuracy_per_seed"], ddof=1))
+
+
+def test_cli_sweep_default_range_reaches_the_fall(tmp_path, capsys):
+    from nets.cli import main
+
+    out = tmp_path / "sw"
+    assert main(["tolerance", "--sweep", "slm_rotation", "--seeds", "1", "--images", str(M), "--workers", "1",
+                 "--out", str(out), "--no-figures"]) == 0
+    with open(out / "sweep.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][:3] == ["slm_rotation (rad)", "accuracy_mean (1)", "accuracy_std (1)"]
+    acc = [float(r[1]) for r in rows[1:]]
+    assert acc[0] > acc[-1] + 0.3
+    with pytest.raises(SystemExit, match="not both"):
+        main(["tolerance", "--sweep", "slm_rotation", "--spec", "x.toml", "--out", str(tmp_path / "o")])
