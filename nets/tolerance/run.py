@@ -171,7 +171,7 @@ def run_tolerance(spec, model=None, settings=None, out=None, *, dataset=None, wo
 
     settings = settings or HardwareSettings()
     model_path = Path(model) if model is not None else DEFAULT_MODEL
-    workers = os.cpu_count() or 1 if workers is None else int(workers)
+    workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
     ident = _identity(spec, settings, model_path, dataset)
