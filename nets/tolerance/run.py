@@ -29,10 +29,7 @@ def evaluate_bench(ctx_args: tuple, index: int, values: dict, noise_seed: int) -
     """One bench's record: {index, noise_seed, values (SI), metrics...}; runs in a worker."""
     import warnings
 
-    from .bench import context
-
-    with _LOCK:  # threads of one Dask worker share the process's context: build it once
-        ctx = context(*ctx_args)
+    ctx = evaluate_bench_context(ctx_args)
     with warnings.catch_warnings():
         # a drawn wavelength or panel can sample the SLM below one Fourier sample per pixel: that is
         # the bench's physics being simulated, not a set-up mistake to warn about per bench
@@ -54,9 +51,10 @@ def _init_worker(ctx_args: tuple):
 
 
 def evaluate_bench_context(ctx_args):
+    """The process's bench context (model, data, frames), built once."""
     from .bench import context
 
-    with _LOCK:
+    with _LOCK:  # threads of one Dask worker share the process's context: build it once
         return context(*ctx_args)
 
 
@@ -112,7 +110,7 @@ def _append(path: Path, rec: dict):
     line = (json.dumps(rec) + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND)
     try:
-        os.write(fd, line)  # one write of the whole line (O_APPEND): no interleaving, no half line kept
+        os.write(fd, line)  # one write of the whole line (O_APPEND); a crash mid-write leaves a cut line, dropped on resume
         os.fsync(fd)
     finally:
         os.close(fd)

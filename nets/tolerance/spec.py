@@ -247,7 +247,10 @@ def parse_spec(data: dict, where: str = "tolerance spec") -> ToleranceSpec:
 
 def load_spec(path) -> ToleranceSpec:
     """Read a tolerance TOML file (module docstring)."""
-    import tomllib
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: the tomli package has the same API
+        import tomli as tomllib
 
     path = Path(path)
     if not path.is_file():

@@ -13,6 +13,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -85,8 +87,6 @@ def grid_sweep(params: list, seeds: int = 3, model=None, settings=None, *, image
 
     from .run import _executor, evaluate_bench
 
-    from pathlib import Path
-
     settings = settings or HardwareSettings()
     if int(seeds) < 1:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
@@ -98,7 +98,7 @@ def grid_sweep(params: list, seeds: int = 3, model=None, settings=None, *, image
     ctx_args = ((key, images, calibration_images), str(model_path), settings, images, calibration_images, dataset)
     grid = [dict(zip(names, pt)) for pt in itertools.product(*[v for _, v in params])]
     jobs = [(k * seeds + s, values, settings.seed + s) for k, values in enumerate(grid) for s in range(seeds)]
-    workers = (os_cpus() if workers is None else int(workers))
+    workers = (os.cpu_count() or 1) if workers is None else int(workers)
     submit, as_completed, close = _executor(min(workers, len(jobs)), scheduler, ctx_args)
     done = {}
     try:
@@ -122,12 +122,6 @@ def grid_sweep(params: list, seeds: int = 3, model=None, settings=None, *, image
     return {"params": [{"name": n, "unit": error_kind(n).unit, "values": list(v)} for n, v in params],
             "seeds": int(seeds), "noise_seeds": [settings.seed + s for s in range(seeds)], "images": int(images),
             "metrics": metrics, "model": str(model_path), "hardware": settings.to_dict(), "points": points}
-
-
-def os_cpus() -> int:
-    import os
-
-    return os.cpu_count() or 1
 
 
 def write_sweep(res: dict, folder, force: bool = False, figures: bool = True):
