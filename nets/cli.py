@@ -639,6 +639,13 @@ def _finetune(p: argparse.ArgumentParser):
     return run
 
 
+@command("tolerance", "Monte Carlo tolerance analysis: yield and sensitivity over every bench error at once")
+def _tolerance(p: argparse.ArgumentParser):
+    from nets.tolerance.cli import add_arguments
+
+    return add_arguments(p, _hardware_args, _hardware_settings, int_arg, refuse_inputs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="optics4f", description="Physical-optics simulation of 4f optical CNNs.")
     from optics4f import __version__

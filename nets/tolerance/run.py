@@ -1,0 +1,203 @@
+"""The benches of a tolerance run, on a local process pool or a Dask cluster, resumable
+(docs/tolerance.md).
+
+Every bench is an independent task: its error values come from the spec's seeded draw
+(:meth:`ToleranceSpec.draw`) and its camera noise seed is the bench seed + its index, so a bench's
+result depends on nothing but the spec, the model and its index, whichever executor runs it and in
+whatever order. Each worker process loads the model and data and exports the frames once
+(:func:`.bench.context`).
+
+The output folder holds ``run.json`` (what was run: spec, bench, model and its sha256) and
+``benches.jsonl``, one line per finished bench, appended with one write and flushed to disk as it
+finishes. Run again with the same spec and folder, a run resumes from the lines already there (a
+line cut by a crash is dropped); another spec in the same folder is refused without ``--force``.
+The report (``report/``: JSON, CSV and figures) is written at the end with one folder rename.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+__all__ = ["run_tolerance", "evaluate_bench", "read_benches"]
+
+_LOCK = threading.Lock()
+
+
+def evaluate_bench(ctx_args: tuple, index: int, values: dict, noise_seed: int) -> dict:
+    """One bench's record: {index, noise_seed, values (SI), metrics...}; runs in a worker."""
+    import warnings
+
+    ctx = evaluate_bench_context(ctx_args)
+    with warnings.catch_warnings():
+        # a drawn wavelength or panel can sample the SLM below one Fourier sample per pixel: that is
+        # the bench's physics being simulated, not a set-up mistake to warn about per bench
+        warnings.simplefilter("ignore")
+        metrics = ctx.evaluate(values, noise_seed)
+    return {"index": int(index), "noise_seed": int(noise_seed), "values": values, **metrics}
+
+
+def _init_worker(ctx_args: tuple):
+    """Pool (and Dask worker) initializer: one torch and FFT thread per worker process (the workers
+    are the parallelism), model, data and frames loaded before the first bench."""
+    import torch
+
+    from optics4f.fft import set_fft_engine
+
+    torch.set_num_threads(1)
+    set_fft_engine(os.environ.get("OPTICS4F_FFT_ENGINE", "auto"), threads=1)
+    evaluate_bench_context(ctx_args)
+
+
+def evaluate_bench_context(ctx_args):
+    """The process's bench context (model, data, frames), built once."""
+    from .bench import context
+
+    with _LOCK:  # threads of one Dask worker share the process's context: build it once
+        return context(*ctx_args)
+
+
+def read_benches(path) -> list:
+    """Records of ``benches.jsonl`` (complete lines; a line cut by a crash is dropped)."""
+    out = []
+    p = Path(path)
+    if not p.is_file():
+        return out
+    for line in p.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and "index" in rec:
+            out.append(rec)
+    return out
+
+
+def _identity(spec, settings, model_path, dataset) -> dict:
+    from nets.export.sidecar import sha256
+
+    return {"spec": spec.to_dict(), "hardware": settings.to_dict(), "model": str(model_path),
+            "model_sha256": sha256(model_path), "dataset": dataset}
+
+
+def _prepare(out: Path, ident: dict, force: bool) -> dict:
+    """The records already in ``out`` for this run (resume), after making the folder if new."""
+    from optics4f.io.atomic import atomic_dir, atomic_open
+
+    run_json = out / "run.json"
+    if out.exists() and not force:
+        if not run_json.is_file():
+            raise FileExistsError(f"--out {str(out)!r} exists and is not a tolerance run folder; give a new folder "
+                                  "(or --force to replace it)")
+        old = json.loads(run_json.read_text())
+        if old != json.loads(json.dumps(ident)):
+            diff = sorted(k for k in ident if old.get(k) != json.loads(json.dumps(ident[k])))
+            raise FileExistsError(f"--out {str(out)!r} holds a tolerance run of another {', '.join(diff)}; give a new "
+                                  "folder, or --force to discard it and start again")
+        done = {r["index"]: r for r in read_benches(out / "benches.jsonl")}
+        # rewrite without a cut last line, so the appends continue on a clean line
+        with atomic_open(out / "benches.jsonl", "w", overwrite=True) as f:
+            f.writelines(json.dumps(r) + "\n" for r in sorted(done.values(), key=lambda r: r["index"]))
+        return done
+    with atomic_dir(out, overwrite=force, what="--out") as tmp:
+        (tmp / "run.json").write_text(json.dumps(ident, indent=2) + "\n")
+        (tmp / "benches.jsonl").write_text("")
+    return {}
+
+
+def _append(path: Path, rec: dict):
+    line = (json.dumps(rec) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.write(fd, line)  # one write of the whole line (O_APPEND); a crash mid-write leaves a cut line, dropped on resume
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _executor(workers: int, scheduler, ctx_args):
+    """(submit(fn, *args) -> future, as_completed(futures), close()) for the chosen executor."""
+    if scheduler is not None:
+        try:
+            from distributed import Client, as_completed
+        except ImportError:
+            raise ImportError("--scheduler needs Dask: pip install 'optics4f[dask]' (dask and distributed)") from None
+        client = scheduler if isinstance(scheduler, Client) else Client(str(scheduler))
+        own = client is not scheduler
+        if own:  # the cluster's workers: one thread each, model and frames loaded once before the benches
+            client.run(_init_worker, ctx_args)
+        return (lambda fn, *a: client.submit(fn, *a, pure=False), as_completed,
+                client.close if own else (lambda: None))
+    if workers == 1:  # in this process, one bench at a time as the loop asks for it
+        class _Lazy:
+            def __init__(self, fn, a):
+                self.fn, self.a = fn, a
+
+            def result(self):
+                return self.fn(*self.a)
+
+        return (lambda fn, *a: _Lazy(fn, a)), iter, lambda: None
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # spawn: a forked child of a process that has run torch threads can hang
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                               initargs=(ctx_args,))
+    return pool.submit, as_completed, lambda: pool.shutdown(cancel_futures=True)
+
+
+def run_tolerance(spec, model=None, settings=None, out=None, *, dataset=None, workers: int | None = None,
+                  scheduler=None, force: bool = False, progress: bool = False) -> dict:
+    """Run (or resume) the benches of ``spec`` and return the analysis (:func:`.report.analyse`).
+
+    Parameters
+    ----------
+    spec : ToleranceSpec
+    model : student checkpoint (None: the embedded student)
+    settings : HardwareSettings, the nominal bench (None: the defaults)
+    out : run folder (module docstring); None: no files, nothing resumable
+    workers : local worker processes (None: all cores; 1: this process)
+    scheduler : Dask scheduler address (``tcp://host:8786``) or a ``distributed.Client``; overrides ``workers``
+    """
+    from tqdm.auto import tqdm
+
+    from nets.inference.optical import HardwareSettings
+    from nets.inference.simulate import DEFAULT_MODEL
+
+    from .report import analyse
+
+    settings = settings or HardwareSettings()
+    model_path = Path(model) if model is not None else DEFAULT_MODEL
+    workers = (os.cpu_count() or 1) if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    ident = _identity(spec, settings, model_path, dataset)
+    done = {} if out is None else _prepare(Path(out), ident, force)
+    # what a worker's context depends on (not the errors): one context serves every spec of a session
+    key = json.dumps({k: ident[k] for k in ("hardware", "model", "model_sha256", "dataset")}, sort_keys=True)
+    ctx_args = ((key, spec.images, spec.calibration_images), str(model_path), settings, spec.images,
+                spec.calibration_images, dataset)
+    todo = [i for i in range(spec.benches) if i not in done]
+    computed = 0
+    if todo:
+        submit, as_completed, close = _executor(min(workers, len(todo)), scheduler, ctx_args)
+        try:
+            bar = tqdm(total=spec.benches, initial=len(done), unit="bench", desc="tolerance", disable=not progress)
+            futures = [submit(evaluate_bench, ctx_args, i, spec.draw(i), settings.seed + i) for i in todo]
+            for f in as_completed(futures):
+                rec = f.result()
+                done[rec["index"]] = rec
+                computed += 1
+                if out is not None:
+                    _append(Path(out) / "benches.jsonl", rec)
+                bar.update(1)
+            bar.close()
+        finally:
+            close()
+    records = [done[i] for i in range(spec.benches)]
+    res = analyse(spec, records)
+    res.update(computed=computed, resumed=len(records) - computed, model=str(model_path),
+               hardware=settings.to_dict(), executor="dask" if scheduler is not None else "local",
+               workers=workers if scheduler is None else None)
+    return res
