@@ -50,6 +50,14 @@ def _init_worker(ctx_args: tuple):
     evaluate_bench_context(ctx_args)
 
 
+def _init_dask_worker(ctx_args: tuple, client_pid: int):
+    """:func:`_init_worker` on a Dask worker in another process; only the context in the client's own."""
+    if os.getpid() != client_pid:
+        _init_worker(ctx_args)
+    else:
+        evaluate_bench_context(ctx_args)
+
+
 def evaluate_bench_context(ctx_args):
     """The process's bench context (model, data, frames), built once."""
     from .bench import context
@@ -125,8 +133,9 @@ def _executor(workers: int, scheduler, ctx_args):
             raise ImportError("--scheduler needs Dask: pip install 'optics4f[dask]' (dask and distributed)") from None
         client = scheduler if isinstance(scheduler, Client) else Client(str(scheduler))
         own = client is not scheduler
-        if own:  # the cluster's workers: one thread each, model and frames loaded once before the benches
-            client.run(_init_worker, ctx_args)
+        # the cluster's workers: one thread each (workers in other processes only: an in-process
+        # cluster must not change this process's threads), model and frames loaded before the benches
+        client.run(_init_dask_worker, ctx_args, os.getpid())
         return (lambda fn, *a: client.submit(fn, *a, pure=False), as_completed,
                 client.close if own else (lambda: None))
     if workers == 1:  # in this process, one bench at a time as the loop asks for it
