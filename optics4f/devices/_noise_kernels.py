@@ -127,11 +127,17 @@ def log_factorial(k):
 
 
 @njit(inline="always")
+def is_big(x):
+    """PTRS's range (mean >= 10, finite and not huge); NaN and inf fail."""
+    return (x >= 10.0) & (x <= 1e300)
+
+
+@njit(inline="always")
 def squeeze(x, u, v):
     """The cheap part of a PTRS attempt with uniforms (u + 1/2, v) at mean x: (k where the squeeze
     accepts it (about 3 times in 4, no log needed), -3 - k where the exact test must decide, -2 where
     another attempt, or below mean 10 inversion, is due)."""
-    big = (x >= 10.0) & (x <= 1e300)  # NaN and inf fail both
+    big = is_big(x)
     xb = x if big else 10.0
     us = 0.5 - abs(u)
     a, b, vr, _ = ptrs_constants(xb)
@@ -151,14 +157,6 @@ def exact_test(x, k, u, v):
 
 
 @njit(inline="always")
-def attempt(x, u, v):
-    """A whole PTRS attempt: k where accepted, else -2 (branch-free: the exact test is evaluated
-    for every element, which pays where most elements need it)."""
-    r = squeeze(x, u, v)
-    return r if r > -3.0 else exact_test(max(x, 10.0), -3.0 - r, u, v)
-
-
-@njit(inline="always")
 def retry_base(key, g):
     """Counter base of element g's own stream (for attempts after the first, and inversion)."""
     return bits((key ^ retry_key) + uint64(g) * gamma)
@@ -166,84 +164,147 @@ def retry_base(key, g):
 
 @njit(inline="always")
 def remainder(x, c):
-    """A sample at a finite mean x from the stream c of its element when two attempts did not
-    decide: the third and later PTRS attempts (mean >= 10), or CDF inversion."""
+    """The third and later PTRS attempts at a mean x >= 10 from the stream c of its element."""
     # stream positions: 0: inversion; 1, 2: the second attempt; 3, 4: the third ...
-    if x >= 10.0:
-        a, b, vr, inv_alpha = ptrs_constants(x)
-        log_lam = math.log(x)
-        while True:
-            c += uint64(2) * gamma
-            u = uniform(c + gamma) - 0.5
-            v = uniform(c + uint64(2) * gamma)
-            us = 0.5 - abs(u)
-            k = ptrs_k(x, a, b, u)
-            if us >= 0.07 and v <= vr:
-                return k
-            if k < 0 or (us < 0.013 and v > us):
-                continue
-            if math.log(v * inv_alpha / (a / (us * us) + b)) <= -x + k * log_lam - log_factorial(k):
-                return k
-    if x > 0.0:
-        # inversion: the smallest k with CDF(k) > u (a few dozen steps at most below mean 10)
-        u = uniform(c)
-        p = math.exp(-x)
-        cdf, k = p, 0
-        while u >= cdf and p > 0.0:
-            k += 1
-            p *= x / k
-            cdf += p
-        return float64(k)
-    return 0.0
+    a, b, vr, inv_alpha = ptrs_constants(x)
+    log_lam = math.log(x)
+    while True:
+        c += uint64(2) * gamma
+        u = uniform(c + gamma) - 0.5
+        v = uniform(c + uint64(2) * gamma)
+        us = 0.5 - abs(u)
+        k = ptrs_k(x, a, b, u)
+        if us >= 0.07 and v <= vr:
+            return k
+        if k < 0 or (us < 0.013 and v > us):
+            continue
+        if math.log(v * inv_alpha / (a / (us * us) + b)) <= -x + k * log_lam - log_factorial(k):
+            return k
+
+
+@njit(nogil=True, error_model="numpy")
+def exact_tests(x, kf, u, v, n, idx, x2, k2, u2, v2):
+    """Resolve in place the entries kf[:n] = -3 - k that PTRS's exact test must decide (to k or -2),
+    gathered into contiguous arrays so that the test's loop vectorises."""
+    m = 0
+    for j in range(n):
+        idx[m] = j
+        m += kf[j] <= -3.0
+    for j in range(m):
+        i = idx[j]
+        x2[j], k2[j], u2[j], v2[j] = x[i], -3.0 - kf[i], u[i], v[i]
+    for j in range(m):
+        k2[j] = exact_test(x2[j], k2[j], u2[j], v2[j])
+    for j in range(m):
+        kf[idx[j]] = k2[j]
+
+
+@njit(nogil=True, error_model="numpy")
+def inversion(x, u, p, cdf, k, pos, n, res):
+    """CDF inversion for means 0 < x < 10: res[pos[j]] = the smallest k with CDF(k) > u[j], from
+    p = exp(-x) (in p[:n]); step-major over all elements so that each step is one vectorised loop
+    (the same operations as element by element), the finished ones dropped between steps."""
+    for j in range(n):
+        cdf[j], k[j] = p[j], 0.0
+    step = 1
+    while n > 0:
+        active = 0
+        d = float64(step)
+        for j in range(n):
+            go = (u[j] >= cdf[j]) & (p[j] > 0.0)
+            q = p[j] * (x[j] / d)
+            p[j] = q if go else p[j]
+            cdf[j] = cdf[j] + q if go else cdf[j]
+            k[j] += 1.0 if go else 0.0
+            active += go
+        if 4 * active <= 3 * n:  # drop the finished ones (in place, keeping the order)
+            w = 0
+            for j in range(n):
+                go = (u[j] >= cdf[j]) & (p[j] > 0.0)
+                res[pos[j]] = k[j]
+                x[w], u[w], p[w], cdf[w], k[w], pos[w] = x[j], u[j], p[j], cdf[j], k[j], pos[j]
+                w += go
+            n = w
+        step += 1
 
 
 @njit(nogil=True, error_model="numpy")
 def poisson(lam, key, i0, out, chunk):
     """Poisson samples of the means lam into out (element i at stream position i0 + i), chunk by
-    chunk: (1) every element's first attempt up to the squeeze, vectorised; (2) the exact test of
-    the ~1 in 4 the squeeze left, gathered, vectorised; (3) a whole second attempt, from their own
-    streams, of the ~1 in 20 left, gathered, vectorised; (4) scalar code for the rest. Returns the
-    index of a non-finite mean, else -1. The gathers are branch-free (an unconditional store and a
-    count) and keep the loops they feed free of indexed loads, which would stop vectorisation."""
+    chunk, in passes over contiguous arrays: (1) every element's first-attempt uniforms, vectorised;
+    (2) PTRS's squeeze, vectorised; (3) the exact test of the ~1 in 4 the squeeze left, gathered,
+    vectorised; (4) a second attempt, from their own streams, of the ~1 in 20 left at means >= 10,
+    gathered, vectorised as (2)-(3), and scalar code for the few after that; (5) CDF inversion below
+    mean 10, gathered, vectorised step by step. Returns the index of a non-finite mean, else -1.
+    The gathers are branch-free (an unconditional store and a count) and keep the loops they feed
+    free of indexed loads, which would stop vectorisation."""
     size = min(chunk, lam.size)
-    kf, us, vs = np.empty(size), np.empty(size), np.empty(size)
-    idx, lam2, k2, u2, v2 = np.empty(size, int64), np.empty(size), np.empty(size), np.empty(size), np.empty(size)
-    idx3, lam3, k3 = np.empty(size, int64), np.empty(size), np.empty(size)
+    kf, us, vs, xs = np.empty(size), np.empty(size), np.empty(size), np.empty(size)
+    idx, idxb, idxs = np.empty(size, int64), np.empty(size, int64), np.empty(size, int64)
+    x2, k2, u2, v2 = np.empty(size), np.empty(size), np.empty(size), np.empty(size)
+    xb, kb, ub, vb, cdf = np.empty(size), np.empty(size), np.empty(size), np.empty(size), np.empty(size)
     for c0 in range(0, lam.size, chunk):
         n = min(c0 + chunk, lam.size) - c0
         block = lam[c0:c0 + n]
         base = key + uint64(2 * (i0 + c0) + 1) * gamma  # the counter of element i is base + 2 i gamma
-        for i in range(n):
+        for i in range(n):  # a separate pass from the squeeze: together they overflow AVX2's registers
             c = base + uint64(i) * (gamma + gamma)
-            u, v = uniform(c) - 0.5, uniform(c + gamma)
-            us[i], vs[i] = u, v
-            kf[i] = squeeze(float64(block[i]), u, v)
-        m = m3 = 0
-        for i in range(n):  # those marked -3 - k (the exact test is due), and those marked -2
-            out[c0 + i] = kf[i]
-            idx[m], k2[m] = i, -3.0 - kf[i]
-            m += kf[i] <= -3.0
-            idx3[m3] = i
-            m3 += kf[i] == -2.0
+            us[i], vs[i] = uniform(c) - 0.5, uniform(c + gamma)
+        for i in range(n):
+            xs[i] = block[i]
+            kf[i] = squeeze(xs[i], us[i], vs[i])
+        m = mr = 0
+        for i in range(n):  # those the exact test decides, gathered; those left for later (-2)
+            k = kf[i]
+            out[c0 + i] = k
+            idx[m], x2[m], u2[m], v2[m], k2[m] = i, xs[i], us[i], vs[i], -3.0 - k
+            m += k <= -3.0
+            idxs[mr] = i
+            mr += k == -2.0
         for j in range(m):
-            lam2[j], u2[j], v2[j] = block[idx[j]], us[idx[j]], vs[idx[j]]
-        for j in range(m):
-            k2[j] = exact_test(lam2[j], k2[j], u2[j], v2[j])
+            k2[j] = exact_test(x2[j], k2[j], u2[j], v2[j])
         for j in range(m):  # the samples accepted by the test; the rest join the -2 list
             out[c0 + idx[j]] = k2[j]
-            idx3[m3] = idx[j]
-            m3 += k2[j] == -2.0
-        for j in range(m3):
-            lam3[j] = block[idx3[j]]
-        for j in range(m3):
-            c = retry_base(key, i0 + c0 + idx3[j])
-            k3[j] = attempt(lam3[j], uniform(c + gamma) - 0.5, uniform(c + uint64(2) * gamma))
-        for j in range(m3):
-            if k3[j] == -2.0:
-                if not math.isfinite(lam3[j]):
-                    return c0 + idx3[j]
-                k3[j] = remainder(lam3[j], retry_base(key, i0 + c0 + idx3[j]))
-            out[c0 + idx3[j]] = k3[j]
+            idxs[mr] = idx[j]
+            mr += k2[j] == -2.0
+        mb = ms = 0
+        for j in range(mr):  # a second attempt (mean >= 10) or inversion (the rest)
+            i = idxs[j]
+            big = is_big(xs[i])
+            idxb[mb] = i
+            mb += big
+            idxs[ms] = i
+            ms += not big
+        for j in range(mb):
+            xb[j] = xs[idxb[j]]
+        for j in range(mb):
+            c = retry_base(key, i0 + c0 + idxb[j])
+            ub[j], vb[j] = uniform(c + gamma) - 0.5, uniform(c + uint64(2) * gamma)
+            kb[j] = squeeze(xb[j], ub[j], vb[j])
+        exact_tests(xb, kb, ub, vb, mb, idx, x2, k2, u2, v2)
+        for j in range(mb):
+            if kb[j] == -2.0:
+                kb[j] = remainder(xb[j], retry_base(key, i0 + c0 + idxb[j]))
+            out[c0 + idxb[j]] = kb[j]
+        if ms == 0:
+            continue
+        for j in range(ms):
+            x = xs[idxs[j]]
+            if not math.isfinite(x):
+                return c0 + idxs[j]
+            xb[j] = x
+        for j in range(ms):  # uniforms at stream position 0
+            ub[j] = uniform(retry_base(key, i0 + c0 + idxs[j]))
+        for j in range(ms):  # the C library's exp (the loop stays scalar)
+            vb[j] = math.exp(-xb[j]) if (xb[j] > 0.0) & (xb[j] < 10.0) else 0.0
+        for j in range(ms):  # means <= 0 give 0; huge finite ones (over 1e300) further PTRS attempts
+            x = xb[j]
+            out[c0 + idxs[j]] = remainder(x, retry_base(key, i0 + c0 + idxs[j])) if x >= 10.0 else 0.0
+        m = 0
+        for j in range(ms):
+            idx[m], xb[m], ub[m], vb[m] = idxs[j] + c0, xb[j], ub[j], vb[j]
+            m += (xb[j] > 0.0) & (xb[j] < 10.0)
+        inversion(xb, ub, vb, cdf, kb, idx, m, out)
     return -1
 
 

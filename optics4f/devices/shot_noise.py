@@ -6,17 +6,17 @@ element by element, with up to four logs per sample. Shot noise is then the larg
 of a simulated camera frame. Here the same exact algorithm runs as whole-array passes over
 chunks, compiled with numba (:mod:`._noise_kernels`), in SIMD code on AVX2 as on AVX-512:
 
-1. (vectorised) every pixel with mean >= 10 makes PTRS's first attempt with two uniforms
-   from a counter-based generator: SplitMix64 of ``key + counter * gamma`` (the generator
-   that seeds NumPy's and Java's; it passes BigCrush). The attempt's "squeeze" needs no log
-   and accepts about 3 samples in 4;
-2. (gathered, vectorised) PTRS's exact acceptance test for the ~1 in 4 left, with a compiled
+1. (vectorised) every pixel draws two uniforms from a counter-based generator: SplitMix64 of
+   ``key + counter * gamma`` (the generator that seeds NumPy's and Java's; it passes BigCrush);
+2. (vectorised) with them, pixels of mean >= 10 make PTRS's first attempt up to its "squeeze",
+   which needs no log and accepts about 3 samples in 4;
+3. (gathered, vectorised) PTRS's exact acceptance test for the ~1 in 4 left, with a compiled
    float64 log (fdlibm's, within 1 ulp): NumPy's SIMD log exists only for AVX-512, and the
    C library's log stops a loop from vectorising;
-3. (gathered, vectorised) a second whole attempt for the ~1 in 20 still left, each pixel
-   drawing from its own stream;
-4. (scalar) the few left after that (further attempts) and means below 10 (inversion of the
-   Poisson CDF).
+4. (gathered, vectorised as 2-3) a second attempt for the ~1 in 20 still left at means >= 10,
+   each pixel drawing from its own stream; (scalar) further attempts for the few after that;
+5. (gathered, vectorised step by step) means below 10: inversion of the Poisson CDF, all
+   pixels taking step k together and the finished ones dropped between steps.
 
 Every uniform is independent, so the samples follow the Poisson law exactly, as PTRS does
 (tests: chi-square against scipy.stats.poisson from mean 0.01 to 10^5). A pixel's sample
