@@ -41,10 +41,17 @@ def evaluate_bench(ctx_args: tuple, index: int, values: dict, noise_seed: int) -
 def _init_worker(ctx_args: tuple):
     """Pool (and Dask worker) initializer: one torch and FFT thread per worker process (the workers
     are the parallelism), model, data and frames loaded before the first bench."""
+    import signal
+    import threading
+
     import torch
 
     from optics4f.fft import set_fft_engine
 
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C reaches the whole process group: the parent stops the run (cancelling queued benches,
+        # letting the running ones finish and be written); a worker dying mid-task would hang the pool
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     set_fft_engine(os.environ.get("OPTICS4F_FFT_ENGINE", "auto"), threads=1)
     evaluate_bench_context(ctx_args)
