@@ -533,11 +533,13 @@ def _simulate_settings(args):
         raise SystemExit(f"optics4f simulate: --frames {args.frames}: {e}")
     if recorded:
         given = _given_bench(args)
-        for key in ("wavelength", "pitch", "f1", "f2", "slm_preset"):
+        flags = {"wavelength": "--wavelength", "pitch": "--display-pitch", "f1": "--f1", "f2": "--f2",
+                 "slm_preset": "--slm"}
+        for key, flag in flags.items():
             if key in given and given[key] != recorded.get(key):
                 raise SystemExit(f"optics4f simulate: the frames in {args.frames} were exported for {key} = "
-                                 f"{recorded.get(key)!r}, not {given[key]!r}; the export records its bench, so drop "
-                                 f"that option or export again for the new bench")
+                                 f"{recorded.get(key)!r}, not {given[key]!r} ({flag}); the export records its bench, "
+                                 "so drop that option or export again for the new bench")
     return _hardware_settings(args, recorded)
 
 
