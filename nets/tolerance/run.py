@@ -38,9 +38,29 @@ def evaluate_bench(ctx_args: tuple, index: int, values: dict, noise_seed: int) -
     return {"index": int(index), "noise_seed": int(noise_seed), "values": values, **metrics}
 
 
+def _keep_freed_memory():
+    """Let glibc keep freed heap memory for reuse (trim and mmap thresholds of 1 GiB) in a worker
+    process. Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which returns every
+    freed array to the system, so each bench's fresh arrays page-fault again (docs/tolerance.md).
+    No-op off glibc."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameter numbers
+    libc.mallopt(m_trim_threshold, 1 << 30)
+    libc.mallopt(m_mmap_threshold, 1 << 30)
+
+
 def _init_worker(ctx_args: tuple):
     """Pool (and Dask worker) initializer: one torch and FFT thread per worker process (the workers
-    are the parallelism), model, data and frames loaded before the first bench."""
+    are the parallelism), freed memory kept for reuse, model, data and frames loaded before the
+    first bench."""
     import signal
     import threading
 
@@ -54,6 +74,7 @@ def _init_worker(ctx_args: tuple):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     set_fft_engine(os.environ.get("OPTICS4F_FFT_ENGINE", "auto"), threads=1)
+    _keep_freed_memory()
     evaluate_bench_context(ctx_args)
 
 
