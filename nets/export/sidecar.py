@@ -33,7 +33,7 @@ import numpy as np
 
 from optics4f._version import __version__
 from optics4f.io.atomic import atomic_path
-from optics4f.io.hdf5 import FORMAT_NAME, FORMAT_VERSION, config_from_tree, open_h5, read_tree, write_tree
+from optics4f.io.hdf5 import FORMAT_NAME, FORMAT_VERSION, config_from_tree, read_h5, read_tree, write_tree
 
 __all__ = ["SIDECAR_NAME", "MANIFEST_NAME", "MANIFEST_FORMAT", "MANIFEST_VERSION", "sha256", "write_sidecar",
            "read_sidecar", "write_manifest", "read_manifest", "verify_checksums"]
@@ -133,13 +133,7 @@ def _settings_tree(d: dict) -> dict:
 def read_sidecar(path) -> dict:
     """Contents of a sidecar: dict(frames, phase, amplitude, scale, out_channel, in_channel, config, settings,
     software_version). Missing datasets are None."""
-    path = Path(path)
-    with open_h5(path, "sidecar") as f:
-        try:
-            return _read_sidecar(f, path)
-        except (KeyError, OSError) as e:
-            raise ValueError(f"sidecar {str(path)!r} is incomplete or damaged: {e.args[0] if e.args else e} "
-                             "(truncated or damaged?)") from None
+    return read_h5(path, "sidecar", _read_sidecar)
 
 
 def _read_sidecar(f, path) -> dict:

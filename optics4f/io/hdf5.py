@@ -96,6 +96,18 @@ def open_h5(path, what: str = "file"):
                          f"{str(e).splitlines()[0]}") from None
 
 
+def read_h5(path, what: str, reader, hint: str = "truncated or damaged?"):
+    """``reader(h5file, path)`` on the HDF5 file ``path``; a missing dataset or unreadable data
+    raises a ValueError naming the file, ``what`` it should be and ``hint``."""
+    path = Path(path)
+    with open_h5(path, what) as f:
+        try:
+            return reader(f, path)
+        except (KeyError, OSError) as e:
+            raise ValueError(f"{what} {str(path)!r} is incomplete or damaged: {e.args[0] if e.args else e} "
+                             f"({hint})") from None
+
+
 def config_from_tree(group, path):
     """A SystemConfig from an HDF5 group written by :func:`write_tree` (its ``units`` attributes honoured)."""
     from ..system.config import UNITS, SystemConfig, _missing_settings
@@ -211,13 +223,7 @@ def save_mask(path, mask, *, pitch, wavelength: float, plane: str = "fourier", *
 
 def load_field(path) -> FieldFile:
     """Read a file written by :func:`save_field` / :func:`save_mask`."""
-    path = Path(path)
-    with open_h5(path, "field file") as f:
-        try:
-            return _read_field(f, path)
-        except (KeyError, OSError) as e:
-            raise ValueError(f"field file {str(path)!r} is incomplete or damaged: {e.args[0] if e.args else e} "
-                             "(truncated, or not written by save_field?)") from None
+    return read_h5(path, "field file", _read_field, "truncated, or not written by save_field?")
 
 
 def _read_field(f, path):
