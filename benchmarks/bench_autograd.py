@@ -19,9 +19,9 @@ Figures (medians of interleaved repeats, :mod:`_timing`):
   the same numbers, checked before timing), for the forward and for forward+backward
   (target <= 1.2 on the CPU).
 
-Threads: on the shared 2-core machine this was written on, torch's elementwise kernels ran
-10-25x slower with 2 OpenMP threads than with 1 (torch.sin of 65k floats: 7.9 ms against
-0.3 ms), which handicaps the torch yardstick; compare with ``--threads 1`` as well.
+Threads: on a shared 2-core machine torch's elementwise kernels ran many times slower with 2
+OpenMP threads than with 1 (docs/results.md#measurements), which handicaps the torch yardstick;
+compare with ``--threads 1`` as well.
 
 Usage::
 

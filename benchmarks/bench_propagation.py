@@ -20,7 +20,7 @@ For each N (default 512, 1024, 2048, 4096) and dtype (complex64, complex128) it 
   convolution on N x N), so it does less arithmetic than the padded propagation it is
   compared with.
 
-Targets (issue 2): ASM <= 1.3x and 4f <= 2.6x the floor at N >= 1024, peak <= 4 padded fields,
+Targets: ASM <= 1.3x and 4f <= 2.6x the floor at N >= 1024, peak <= 4 padded fields,
 faster than diffractsim at every N.
 
 Usage::

@@ -1,4 +1,4 @@
-"""Knowledge-distillation results table (issue 5): teacher, linear baseline, KD student, hardware KD student.
+"""Knowledge-distillation results table: teacher, linear baseline, KD student, hardware KD student.
 
     python benchmarks/kd_table.py [--json PATH] [--datasets mnist5k synthetic-seg] [--work DIR]
 
@@ -38,7 +38,7 @@ the KD rows, repeats of the labelled ones for the baseline: :func:`teacher_label
 ``views``: ``views`` (segmentation rows trained on random flips / 90-degree rotations:
 :class:`nets.data.augment.DihedralViews`).
 
-The printed table is what README.md's "Knowledge distillation results" shows.
+The printed table is the one docs/results.md shows.
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ EXPOSURE_FILL = 0.5  # brightest pixels (99.9th percentile) of the initial stude
 MNIST_VIEWS = {"shift": 2.0, "rotate": 10.0, "scale": 0.1}  # nets.data.augment.Augment
 
 PRESETS = {
-    # Chosen on the validation split only (README, "what was tried"). All MNIST rows see random views
+    # Chosen on the validation split only (docs/results.md, "What was tried"). All MNIST rows see random views
     # (shift <= 2 px, rotation <= 10 deg, scale 0.9-1.1) under a cosine learning rate. KD is "function
     # matching" (Beyer et al. 2022): alpha = 1, T = 1, the teacher labelling each augmented view; the
     # baseline gets the same views with their hard labels. Students keep their last epoch (fixed length).
@@ -86,7 +86,7 @@ PRESETS = {
                      "model": {"channels": [8], "kernel_sizes": 7, "binning": 2, "readout": "image"}},
     },
     "synthetic-seg": {
-        # Chosen on validation mIoU only (README, "what was tried"): the one-layer 16-wide decoder left every
+        # Chosen on validation mIoU only (docs/results.md, "What was tried"): the one-layer 16-wide decoder left every
         # student at ~44 % whatever the loss (it underfits: train ~ val); a second 3x3 layer, 32 wide, under a
         # cosine learning rate lifts it to ~60 %. Pixel-wise KD at T = 1 then tracks the baseline at equal steps.
         # KD's own lever is data: "unlabelled" extra scenes from another generator seed, labelled by the teacher
@@ -113,7 +113,7 @@ def parse_args(argv=None):
                    help="training folders (default out/kd_table)")
     p.add_argument("--seed", type=int, default=0, help="first seed (rows with n seeds use seed .. seed + n - 1)")
     p.add_argument("--seeds", type=int, help="override the presets' number of seeds of the student rows")
-    # 1: on the shared 2-core machine, 2 threads ran a teacher epoch 13-20 x slower (27-46 s against 2 s)
+    # 1: on a shared 2-core machine 2 threads ran a teacher epoch many times slower (docs/results.md#measurements)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--device", default="cpu")
     # smoke-test knobs (the full table uses the presets)

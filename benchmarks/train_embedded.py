@@ -13,7 +13,7 @@
    frames read back from files) on the whole test split and writes ``nets/pretrained/MODEL_CARD.md``
    with the measured digital and simulated optical accuracies.
 
-About 2-3 minutes on 2 CPU cores. ``--card-only`` redoes step 4 with the shipped files.
+A few minutes on a CPU (docs/results.md#measurements). ``--card-only`` redoes step 4 with the shipped files.
 """
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ gray levels scaled to [0, 1]); stratified split with seed {SEED}: 3500 train / 5
 | `student.pt` | `sclc_classifier`: {STUDENT['model']['channels'][0]} spectral channels ({STUDENT['model']['kernel_sizes']}x{STUDENT['model']['kernel_sizes']} kernels, linear), intensity camera, {STUDENT['model']['binning']}x{STUDENT['model']['binning']} binning, BatchNorm + one linear layer | KD from the teacher (T = {STUDENT['T']}, alpha = {STUDENT['alpha']}: the teacher labels the student's own augmented view), {STUDENT['epochs']} epochs, Adam lr {STUDENT['lr']} ({STUDENT['schedule']}), batch {STUDENT['batch_size']}, seed {SEED} | {sizes['student']} KB |
 
 Both train on random views of the digits (`augment={VIEWS}`: shifts in pixels, rotations in
-degrees, relative scale), the recipe of the README's knowledge-distillation table.
+degrees, relative scale), the recipe of the knowledge-distillation table in docs/results.md.
 
 Both trained with `nets.train.train` on the CPU (`device="cpu"`); sha256 (first 16 hex digits):
 teacher `{sha(PRETRAINED / 'teacher.pt')}`, student `{sha(PRETRAINED / 'student.pt')}`.

@@ -11,13 +11,13 @@ from .bench import SimulatedBench, bench_config, default_camera
 from .frames import load_frames
 from .checks import FrameError
 from .benchinfo import BenchMismatchWarning, describe_bench
-from .crosstalk import CrosstalkCalibration, crosstalk_from_gratings  # G1
-from .focus import FocusCalibration, focus_camera, focus_fourier  # G1
-from .lut import LUTCalibration, lut_from_gratings, lut_from_split_screen  # G1
-from .registration import FourierPlaneCalibration, RegistrationCalibration, register_fourier_plane, register_spots  # G1
-from .detector import DetectorCalibration, calibrate_detector  # G2
-from .kernel import KernelCalibration, calibrate_kernel  # G2
-from .wavefront import WavefrontCalibration, calibrate_wavefront, calibrate_wavefront_diversity  # G2
+from .crosstalk import CrosstalkCalibration, crosstalk_from_gratings
+from .focus import FocusCalibration, focus_camera, focus_fourier
+from .lut import LUTCalibration, lut_from_gratings, lut_from_split_screen
+from .registration import FourierPlaneCalibration, RegistrationCalibration, register_fourier_plane, register_spots
+from .detector import DetectorCalibration, calibrate_detector
+from .kernel import KernelCalibration, calibrate_kernel
+from .wavefront import WavefrontCalibration, calibrate_wavefront, calibrate_wavefront_diversity
 
 __all__ = [
     "Calibration", "load", "apply_all", "KINDS", "CALIBRATION_VERSION",

@@ -133,7 +133,7 @@ def check_padded_memory(shape, factor: float, arrays: float = 4, itemsize: int =
 def fast_padded_size(n: int, factor: float) -> int:
     """The smallest padded length >= :func:`padded_size` (n, factor) with (padded - n) even whose FFT
     is fast: a product of 2, 3, 5, 7 and 11 (``scipy.fft.next_fast_len``). Lengths with a large prime
-    factor are several times slower (64 FFTs of 204^2 = 2^2 3 17 squared: 32 ms; of 210^2: 11 ms)."""
+    factor are several times slower (204 = 2^2 3 17 against 210: docs/results.md#measurements)."""
     from scipy.fft import next_fast_len
 
     m = padded_size(n, factor)

@@ -11,7 +11,7 @@ layer (:func:`compose`): a convolution w with dilation d and top padding p turns
 convolution of K with w spread out by s d, and P into P + s p; an average pool of k pixels and
 stride t convolves K with a k-pixel box spread by s, then s becomes s t.
 
-The optics *convolves* (README, conventions; :mod:`nets.models.spectral`): camera pixel c sees
+The optics *convolves* (docs/architecture.md#conventions; :mod:`nets.models.spectral`): camera pixel c sees
 v[c] = sum_d k[d] x[c - d] with the kernel's centre pixel on the axis. Reading y[a] at camera
 pixel c = c0 + s a asks k[d] = K[c0 + P - d]: the correlation kernel is flipped and shifted,
 which :func:`optical_kernel` does. c0 centres the sampled window in the image; the camera

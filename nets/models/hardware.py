@@ -49,7 +49,7 @@ def default_system(image_size, out_channels: int, kernel_size: int = 5, pitch: f
     tile += tile % 2
     layout = TiledLayout(n_channels=int(out_channels), tile_shape=(tile, tile))
     n = max(layout.arrangement) * tile
-    m = fast_padded_size(n, 2.0)  # at least 2x, FFT-friendly (102 -> 210, not 204 = 2^2 3 17: 3x faster)
+    m = fast_padded_size(n, 2.0)  # at least 2x, FFT-friendly (102 -> 210, not 204 = 2^2 3 17; docs/results.md)
     f = pitch * m * pitch / wavelength
     d = {"wavelength": wavelength, "f1": f, "f2": f, "grid_shape": [n, n], "pad": m / n,
          "display": {"resolution": [h, w], "pitch": pitch},

@@ -6,7 +6,7 @@
 * :mod:`.encoding`: complex masks on phase-only (double phase) and DMD (Lee) panels.
 * :mod:`.display`: :class:`InputDisplay`, the panel that shows the input image.
 """
-from .detector import Camera, make_rng  # C2: camera model (optics4f.devices.detector)
+from .detector import Camera, make_rng  # the camera model
 from .display import InputDisplay
 from .encoding import (
     double_phase,

@@ -142,7 +142,7 @@ def poisson_sample(mean, rng):
 def standard_normal(shape, rng, dtype=np.float32):
     """N(0, 1) samples of ``shape`` from ``rng`` (the eps of the reparameterised noise, and read
     noise). A NumPy generator gives one key to :func:`~optics4f.devices.shot_noise.normal_deviates`
-    (float32/float64; 3x faster than its own sampler); a CuPy one samples itself."""
+    (float32/float64; faster than its own sampler: docs/results.md#measurements); a CuPy one samples itself."""
     dtype = np.dtype(dtype)
     if isinstance(rng, np.random.Generator) and dtype in (np.float32, np.float64):
         return normal_deviates(shape, int(rng.integers(0, 2**63)), dtype)

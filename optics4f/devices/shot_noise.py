@@ -1,9 +1,9 @@
 """Exact Poisson shot noise and Gaussian read noise for camera frames, fast.
 
-NumPy's ``Generator.poisson`` spends 30-45 ns per pixel: Hoermann's PTRS algorithm
-("The transformed rejection method for generating Poisson random variables", 1993) run
+NumPy's ``Generator.poisson`` runs Hoermann's PTRS algorithm
+("The transformed rejection method for generating Poisson random variables", 1993)
 element by element, with up to four logs per sample. Shot noise is then the largest cost
-of a simulated camera frame. Here the same exact algorithm runs as whole-array passes over
+of a simulated camera frame (docs/results.md). Here the same exact algorithm runs as whole-array passes over
 chunks, compiled with numba (:mod:`._noise_kernels`), in SIMD code on AVX2 as on AVX-512:
 
 1. (vectorised) every pixel draws two uniforms from a counter-based generator: SplitMix64 of
@@ -26,10 +26,10 @@ width.
 Read noise (:func:`normal_deviates`) is Box-Muller on uniforms of the same generator (another
 stream of the key): the radius sqrt(-2 log U) compiled in float64 (tails out to 8.5 sigma), the
 angle's cos and sin by NumPy in the output dtype; normal deviates to the rounding of the output
-dtype at about half the cost of NumPy's float32 ziggurat.
+dtype, cheaper than NumPy's float32 ziggurat (docs/results.md#measurements).
 
 numba is optional: without it both functions fall back to a NumPy ``Generator`` seeded by the key
-and offset, with a one-time warning (the same laws, another random stream, 2-4x slower; blocks
+and offset, with a one-time warning (the same laws, another random stream, slower; blocks
 drawn with offsets are then not the draw of the whole batch, only independent of each other).
 """
 from __future__ import annotations
@@ -84,8 +84,8 @@ def normal_deviates(shape, key: int, dtype=np.float32, offset: int = 0):
     of the Poisson stream of the same key); ``offset`` as for :func:`poisson_counts`.
 
     Box-Muller: stream position 2j is pair j's radius times its cosine, 2j + 1 times its sine. The
-    angle's trig is in ``dtype`` (float32 trig is SIMD in NumPy, about 0.6 ns; float64 trig is not,
-    about 9 ns), the radius is float64 (tails out to 8.5 sigma)."""
+    angle's trig is in ``dtype`` (float32 trig is SIMD in NumPy; float64 trig is not, and costs far more:
+    docs/results.md#measurements), the radius is float64 (tails out to 8.5 sigma)."""
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"dtype must be float32 or float64, got {dtype}")
@@ -155,7 +155,7 @@ def _compiled():
 
 def _build(cache: bool = True):
     """The compiled kernels; ``cache``: keep them on disk (numba's cache, next to this file or in the
-    user's cache folder) so that later processes skip the compilation (about 20 s per mean dtype)."""
+    user's cache folder) so that later processes skip the compilation (docs/results.md#measurements)."""
     from . import _noise_kernels as k
 
     if cache:
