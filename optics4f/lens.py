@@ -136,7 +136,8 @@ class ThinLens(LinearOperator):
         for rmax, d, ax in ((xmax, g.dx, "x"), (ymax, g.dy, "y")):
             if rmax / (self.wavelength * abs(self.focal_length)) > 1 / (2 * d) * (1 + 1e-9):
                 warn_sampling(
-                    f"thin lens phase aliases along {ax}: local frequency {rmax / (self.wavelength * abs(self.focal_length)):.4g} "
+                    f"thin lens phase aliases along {ax}: local frequency "
+                    f"{rmax / (self.wavelength * abs(self.focal_length)):.4g} "
                     f"cycles/m exceeds Nyquist {1 / (2 * d):.4g} at the aperture edge. Use a pupil of radius <= "
                     f"{self.wavelength * abs(self.focal_length) / (2 * d):.4g} m or a finer pitch.",
                     strict=strict,

@@ -83,7 +83,8 @@ class InputDisplay:
         self.compensate_gamma = bool(self.compensate_gamma)
         ff = float(self.fill_factor)
         if not (np.isfinite(ff) and 0 < ff <= 1):
-            raise ValueError(f"fill_factor must be in (0, 1] (linear active fraction per axis), got {self.fill_factor!r}")
+            raise ValueError(f"fill_factor must be in (0, 1] (linear active fraction per axis), "
+                             f"got {self.fill_factor!r}")
         self.fill_factor = ff
         _check_method(self.quantization)
         self.name = str(self.name)

@@ -224,10 +224,11 @@ def atomic_path(path, overwrite: bool = False, suffix: str = ".tmp", inputs=()):
             try:
                 os.link(tmp, path)  # fails if path exists: no clobbering race
             except FileExistsError:
-                raise FileExistsError(f"{str(path)!r} appeared while writing; pass overwrite=True to replace it")
+                raise FileExistsError(
+                    f"{str(path)!r} appeared while writing; pass overwrite=True to replace it") from None
             except OSError:
                 if path.exists():
-                    raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it")
+                    raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it") from None
                 os.replace(tmp, path)  # file system without hard links
             else:
                 os.unlink(tmp)

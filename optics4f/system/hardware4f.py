@@ -53,7 +53,8 @@ from ..validate import finite_array, physical
 from .config import SystemConfig
 from .misalignment import camera_defocus_factor, fourier_defocus_factors, linear_phase, resample_mask, slm_shift_ramps
 from .slm_sampler import SLMSampler, pixel_centres
-from .stages import CameraStage, ChannelMasks, DisplayStage, FourierTransmission, HardwarePipeline, OpticalPass, TileStage
+from .stages import (CameraStage, ChannelMasks, DisplayStage, FourierTransmission, HardwarePipeline, OpticalPass,
+                     TileStage)
 
 __all__ = ["Hardware4f"]
 

@@ -27,7 +27,8 @@ from typing import Any, Callable, Sequence
 from ..backend import get_xp
 from ..devices.slm_transmission import pixel_transmission
 
-__all__ = ["DisplayStage", "ChannelMasks", "FourierTransmission", "OpticalPass", "CameraStage", "TileStage", "HardwarePipeline"]
+__all__ = ["DisplayStage", "ChannelMasks", "FourierTransmission", "OpticalPass",
+           "CameraStage", "TileStage", "HardwarePipeline"]
 
 
 @dataclass
