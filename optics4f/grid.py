@@ -13,7 +13,7 @@ import numpy as np
 __all__ = ["Grid", "as_pitch"]
 
 
-def as_pitch(pitch, name: str = "pitch") -> tuple:
+def as_pitch(pitch: float | tuple[float, float], name: str = "pitch") -> tuple[float, float]:
     """(dy, dx) in metres from a scalar or a pair; refuse non-positive values."""
     from .validate import InputError, physical
 
@@ -31,7 +31,7 @@ class Grid:
     shape: tuple
     pitch: tuple
 
-    def __init__(self, shape, pitch):
+    def __init__(self, shape: tuple[int, int], pitch: float | tuple[float, float]) -> None:
         from .validate import shape2
 
         shape = shape2("shape", shape)  # (2.9, 5) is refused, not truncated to (2, 5)
@@ -67,7 +67,7 @@ class Grid:
         """y coordinates (ny,), metres, zero at index ny//2."""
         return (np.arange(self.ny) - self.ny // 2) * self.dy
 
-    def mesh(self):
+    def mesh(self) -> list[np.ndarray]:
         """(Y, X) coordinate arrays of shape (ny, nx), metres, float64."""
         return np.meshgrid(self.y(), self.x(), indexing="ij")
 
@@ -75,7 +75,7 @@ class Grid:
         """Squared radius x^2 + y^2 (ny, nx), m^2, float64."""
         return self.y()[:, None] ** 2 + self.x()[None, :] ** 2
 
-    def freqs(self, centered: bool = False):
+    def freqs(self, centered: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(fy, fx) spatial frequencies, cycles/m; ``fftfreq`` order unless ``centered``."""
         fy = np.fft.fftfreq(self.ny, self.dy)
         fx = np.fft.fftfreq(self.nx, self.dx)
@@ -100,7 +100,7 @@ class Grid:
         """Same pitch, shape multiplied by ``factor`` and rounded up to even."""
         return Grid(tuple(padded_size(n, factor) for n in self.shape), self.pitch)
 
-    def extent(self):
+    def extent(self) -> tuple[float, float, float, float]:
         """(left, right, bottom, top) in metres for ``matplotlib.imshow(origin='lower')``."""
         x, y = self.x(), self.y()
         return (x[0] - self.dx / 2, x[-1] + self.dx / 2, y[0] - self.dy / 2, y[-1] + self.dy / 2)
@@ -116,7 +116,8 @@ def padded_size(n: int, factor: float) -> int:
     return m + (m - n) % 2
 
 
-def check_padded_memory(shape, factor: float, arrays: float = 4, itemsize: int = 16, what: str = "the padded grid"):
+def check_padded_memory(shape: tuple[int, int], factor: float, arrays: float = 4, itemsize: int = 16,
+                        what: str = "the padded grid") -> tuple[int, int]:
     """Refuse a padding whose arrays cannot fit in memory (:func:`optics4f.validate.check_memory`).
 
     ``arrays``: how many (My, Mx) arrays of ``itemsize`` bytes the operation holds at once. Returns the
