@@ -14,10 +14,14 @@ from typing import Any, TypeAlias
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-#: A NumPy or CuPy ndarray (``numpy.ndarray`` or ``cupy.ndarray``); the backend follows the array.
+#: A NumPy or CuPy ndarray (``numpy.ndarray`` or ``cupy.ndarray``); the backend follows the array. Code
+#: that runs on an :data:`Ops` object also passes ``torch.Tensor`` s through it.
 Array: TypeAlias = Any
 #: The array namespace of an array: the ``numpy`` or the ``cupy`` module.
 ArrayModule: TypeAlias = ModuleType
+#: The operations a hardware stage runs on (:mod:`optics4f.system.stages`): ``optics4f.ops.ARRAY_OPS``
+#: for NumPy or CuPy, ``optics4f.torch.ops.TORCH_OPS`` for torch tensors.
+Ops: TypeAlias = Any
 #: A grid or panel shape (ny, nx), in samples or pixels.
 Shape2: TypeAlias = tuple[int, int]
 #: A sampling pitch in metres: one value for both axes, or (dy, dx).
@@ -28,4 +32,4 @@ PathLike: TypeAlias = str | os.PathLike[str]
 #: (a ``cupy.random.Generator`` also serves for CuPy data).
 Seed: TypeAlias = int | np.random.Generator | None
 
-__all__ = ["Array", "ArrayModule", "ArrayLike", "DTypeLike", "PathLike", "Pitch", "Seed", "Shape2"]
+__all__ = ["Array", "ArrayModule", "ArrayLike", "DTypeLike", "Ops", "PathLike", "Pitch", "Seed", "Shape2"]
