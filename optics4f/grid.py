@@ -92,11 +92,11 @@ class Grid:
         return (wavelength * focal_length / (self.ny * self.dy),
                 wavelength * focal_length / (self.nx * self.dx))
 
-    def fourier_grid(self, wavelength: float, focal_length: float) -> "Grid":
+    def fourier_grid(self, wavelength: float, focal_length: float) -> Grid:
         """Grid of the back focal plane of a lens of ``focal_length`` (m)."""
         return Grid(self.shape, self.fourier_pitch(wavelength, focal_length))
 
-    def padded(self, factor: float) -> "Grid":
+    def padded(self, factor: float) -> Grid:
         """Same pitch, shape multiplied by ``factor`` and rounded up to even."""
         return Grid(tuple(padded_size(n, factor) for n in self.shape), self.pitch)
 
