@@ -6,6 +6,7 @@ pixel N//2; frequencies come from ``fftfreq`` (unshifted order) or its
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,7 +68,7 @@ class Grid:
         """y coordinates (ny,), metres, zero at index ny//2."""
         return (np.arange(self.ny) - self.ny // 2) * self.dy
 
-    def mesh(self) -> list[np.ndarray]:
+    def mesh(self) -> Sequence[np.ndarray]:
         """(Y, X) coordinate arrays of shape (ny, nx), metres, float64."""
         return np.meshgrid(self.y(), self.x(), indexing="ij")
 

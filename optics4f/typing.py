@@ -3,7 +3,7 @@
 optics4f runs on NumPy or CuPy, chosen by the array passed in (docs/architecture.md), and CuPy is
 optional, so arrays are annotated with :data:`Array`, which names "a NumPy or CuPy ndarray" for the
 reader and is :data:`typing.Any` for a type checker. Inputs that also take nested sequences or
-scalars are :data:`ArrayLike`. Annotations are never checked at run time.
+scalars are :data:`ArrayLike`. Annotations are never checked at run time (docs/contributing.md).
 """
 from __future__ import annotations
 
