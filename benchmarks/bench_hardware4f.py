@@ -95,9 +95,9 @@ def run(batches=(1, 64), quick: bool = False) -> list:
         ideal = o.FourF(hw.config.grid_shape, g.in_grid.pitch, hw.config.wavelength, hw.config.f1, hw.config.f2,
                         pad=hw.config.pad).set_mask(hw.displayed_masks[0])
         fields = hw.input_field(imgs[:, 0])
-        fns = {"ideal": lambda: ideal.apply(fields)}
+        fns = {"ideal": lambda ideal=ideal, fields=fields: ideal.apply(fields)}
         for nm, (sys_, _, _) in systems.items():
-            fns[nm] = (lambda s=sys_: s.forward(imgs))
+            fns[nm] = (lambda s=sys_, imgs=imgs: s.forward(imgs))
         t_one = max(1e-4, min(2.0, 0.01 * b))
         reps = repeats_for(t_one * len(fns), 3.0 if quick else 15.0, lo=3, hi=9 if quick else 31)
         times = interleaved_medians(fns, reps, warmup=1)

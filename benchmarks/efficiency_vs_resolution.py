@@ -62,7 +62,6 @@ def parse_args(argv=None):
 
 
 def teacher_model(n):
-    import torch
 
     try:
         from nets.models import TeacherCNN
@@ -113,7 +112,7 @@ def measure(sizes, features_of, n_classes, terms, budget):
             fc(z)
             guess = (time.perf_counter() - t0) / 2
             reps = repeats_for(guess, budget, lo=3, hi=21)
-            times = best_of({"teacher": lambda: model(x), "backend": lambda: fc(z)}, reps)
+            times = best_of({"teacher": lambda model=model, x=x: model(x), "backend": lambda fc=fc, z=z: fc(z)}, reps)
         row = {"n": n, "teacher_cpu_s": times["teacher"][0], "teacher_cpu_median_s": times["teacher"][1],
                "backend_cpu_s": times["backend"][0], "backend_cpu_median_s": times["backend"][1],
                "repeats": reps, "teacher_impl": name}
@@ -123,7 +122,8 @@ def measure(sizes, features_of, n_classes, terms, budget):
             net = DyadicMLP([rng.normal(size=(n_classes, feats)) / np.sqrt(feats)], None, terms=terms,
                             shift_bits=8, input_frac_bits=0)
             counts = quantize_input(rng.uniform(0, 4095, size=(1, feats)), 0)  # 12-bit camera counts
-            row["backend_dyadic_emulated_s"] = best_of({"d": lambda: net.forward_int(counts)}, 5, 1)["d"][0]
+            dyadic = best_of({"d": lambda net=net, counts=counts: net.forward_int(counts)}, 5, 1)
+            row["backend_dyadic_emulated_s"] = dyadic["d"][0]
         rows.append(row)
         print(f"  measured n={n:5d}: teacher {row['teacher_cpu_s'] * 1e3:9.3f} ms (median "
               f"{row['teacher_cpu_median_s'] * 1e3:.3f}), float back end "

@@ -223,7 +223,8 @@ def calibrate_kernel(inputs, outputs, programmed, kernel_shape=None, inverted: b
     """End-to-end kernel calibration.
 
     ``inputs`` (n, h, w) probe images on the camera grid (arrays or files); ``outputs`` (n, h, w)
-    the measured complex fields (holographic detection; an array or a .npy file); ``programmed``: the programmed kernel (kh, kw) (its shape is the
+    the measured complex fields (holographic detection; an array or a .npy file);
+    ``programmed``: the programmed kernel (kh, kw) (its shape is the
     support compared) or, with ``kernel_shape``, the programmed Fourier mask (centred order, any
     size: :func:`programmed_kernel`). ``truth``: the true h_eff (kh, kw) of a simulated bench.
     ``output_units``: units of the outputs (the kernel is in these units per input value).

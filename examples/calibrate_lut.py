@@ -4,7 +4,8 @@ The bench's phase SLM has a nonlinear response (true 2 pi level at gray 220 of 2
 gray up = phase down) and a design wavelength of 633 nm. A small spot on the display lights the SLM;
 the camera (shot + read noise, 12 bits, black level) records the far field of
 (1) binary gratings (gray 0 | gray g), period 8 pixels, and (2) split screens (left half gray 0,
-right half gray g) lit by a 3-pixel window (a small Gaussian spot on the display lights the gratings). The grating frames go through a 16-bit TIFF stack,
+right half gray g) lit by a 3-pixel window (a small Gaussian spot on the display lights the gratings).
+The grating frames go through a 16-bit TIFF stack,
 as a lab's camera software would write them. Each method gives a LUT and the 2 pi gray level;
 the table is then scaled to 532 nm. Finally random phase masks are encoded with the lab's nominal
 linear panel model and with the calibrated one (SLM.encode, quantisation included) and shown by

@@ -123,7 +123,8 @@ def simulated_bench(kind: str, preset: str, n: int = 64, seed: int = 0, waveleng
                     bench_errors: str | None = None):
     """(SimulatedBench, nominal SLM the lab believes in, truth) with the known errors of ``kind``:
     lut: a bowed LUT reaching 2 pi at 86 % of the range (or, with ``bench_errors`` such as
-    "lut_gamma=1.3,gray_2pi=230", the panel response of ``optics4f simulate --bench-errors``); registration: SLM rotated by 30 mrad, tilted
+    "lut_gamma=1.3,gray_2pi=230", the panel response of ``optics4f simulate --bench-errors``);
+    registration: SLM rotated by 30 mrad, tilted
     and shifted by (1.7, -2.3) px; detector: a camera of gain 0.18 ADU/e-, 4 e- read noise."""
     from calib.bench import SimulatedBench, bench_config
     from optics4f.devices import slm_preset
@@ -445,4 +446,4 @@ def run(args) -> int:
         return 0
     except (KeyError, ValueError, TypeError, OSError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        raise SystemExit(f"optics4f calibrate: error: {msg}")
+        raise SystemExit(f"optics4f calibrate: error: {msg}") from e

@@ -167,7 +167,7 @@ def _train(p: argparse.ArgumentParser):
             model = json.loads(args.model)
             augment = json.loads(args.augment) or None
         except json.JSONDecodeError as e:
-            raise SystemExit(f"optics4f train: error: --model and --augment must be JSON objects: {e}")
+            raise SystemExit(f"optics4f train: error: --model and --augment must be JSON objects: {e}") from e
         for flag, value in (("--model", model), ("--augment", augment)):
             if value is not None and not isinstance(value, dict):
                 raise SystemExit(f"optics4f train: error: {flag} must be a JSON object, got {value!r}")
@@ -188,7 +188,7 @@ def _train(p: argparse.ArgumentParser):
                              max_steps=args.max_steps, model=model, resume=args.resume, select=args.select,
                              progress=not args.no_progress))
         except (FileExistsError, FileNotFoundError, ValueError) as e:
-            raise SystemExit(f"optics4f train: error: {e}")
+            raise SystemExit(f"optics4f train: error: {e}") from e
         sel = res["selected"].get("eval_acc", float("nan"))
         test = f"; test accuracy {res['test']['acc']:.4f}" if res["test"] else ""
         print(f"{args.role}: epoch {res['selected_epoch']} kept, {args.eval_split} accuracy {sel:.4f}{test}; "
@@ -316,7 +316,7 @@ def _export(p: argparse.ArgumentParser):
                                     strict=True)
         except (KeyError, ValueError, TypeError, OSError, AliasingError) as e:
             msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-            raise SystemExit(f"optics4f export: error: {msg}")
+            raise SystemExit(f"optics4f export: error: {msg}") from e
         from nets.export import read_export
 
         b = read_export(manifest)
@@ -328,7 +328,7 @@ def _export(p: argparse.ArgumentParser):
             try:
                 files = export_slmsuite(manifest.parent, args.slmsuite, force=args.force)
             except (ValueError, OSError) as e:
-                raise SystemExit(f"optics4f export: error: --slmsuite: {e}")
+                raise SystemExit(f"optics4f export: error: --slmsuite: {e}") from e
             print(f"slmsuite conventions: {len(files)} file(s) in {args.slmsuite}")
         return 0
 
@@ -355,7 +355,7 @@ def _inspect(p: argparse.ArgumentParser):
         try:
             rep = inspect_path(args.path)
         except (ValueError, TypeError, OSError) as e:
-            raise SystemExit(f"optics4f inspect: error: {e}")
+            raise SystemExit(f"optics4f inspect: error: {e}") from e
         print(json.dumps(rep, indent=2, default=str) if args.json else format_report(rep))
         return 0
 
@@ -483,7 +483,7 @@ def _simulate(p: argparse.ArgumentParser):
             try:
                 values = parse_values(args.values, args.sweep)
             except ValueError as e:
-                raise SystemExit(str(e))
+                raise SystemExit(str(e)) from e
             rows = sweep(args.sweep, values, args.model, settings, progress=args.progress, limit=args.limit,
                          dataset=args.dataset)
             for r in rows:
@@ -503,7 +503,7 @@ def _simulate(p: argparse.ArgumentParser):
                            limit=args.limit, calibrations=load_calibrations(args.calibration),
                            progress=args.progress)
         except (FileNotFoundError, ValueError) as e:
-            raise SystemExit(f"optics4f simulate: {e}")
+            raise SystemExit(f"optics4f simulate: {e}") from e
         print(format_table(res))
         if "confusion" in res:
             print(format_confusion(res["confusion"], res["classes"]))
@@ -530,7 +530,7 @@ def _simulate_settings(args):
     try:
         recorded = read_export(args.frames).settings.get("bench")
     except (ValueError, OSError) as e:
-        raise SystemExit(f"optics4f simulate: --frames {args.frames}: {e}")
+        raise SystemExit(f"optics4f simulate: --frames {args.frames}: {e}") from e
     if recorded:
         given = _given_bench(args)
         flags = {"wavelength": "--wavelength", "pitch": "--display-pitch", "f1": "--f1", "f2": "--f2",
@@ -558,7 +558,7 @@ def _simulate_bench_errors(args, settings):
         res = compare(args.model, args.bench_errors, calibrations=args.calibration or None, measure=args.calibrate,
                       settings=settings, dataset=args.dataset, limit=args.limit)
     except (FileNotFoundError, ValueError) as e:
-        raise SystemExit(f"optics4f simulate: {e}")
+        raise SystemExit(f"optics4f simulate: {e}") from e
     print(format_comparison(res))
     print(f"report: {write_report(args.report or args.out / 'report.json', res)}")
     return 0
@@ -617,7 +617,7 @@ def _finetune(p: argparse.ArgumentParser):
                                 inputs=[p for p in (args.model, args.teacher) if p],
                                 extra_files={"report.json": report})
         except (FileNotFoundError, FileExistsError, ValueError) as e:
-            raise SystemExit(f"optics4f finetune: error: {e}")
+            raise SystemExit(f"optics4f finetune: error: {e}") from e
         n, nv = res["n_images"], res["n_val_images"]
         print(f"                           test ({n})  validation ({nv})")
         print(f"digital (ideal)            {res['digital_accuracy']:.4f}       {res['val_digital_accuracy']:.4f}")

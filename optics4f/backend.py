@@ -11,6 +11,8 @@ import numbers
 
 import numpy as np
 
+from .typing import Array, ArrayLike, ArrayModule, DTypeLike
+
 try:  # optional GPU backend
     import cupy as _cupy  # type: ignore
 except Exception:  # ImportError, or a CUDA runtime that fails to load
@@ -43,12 +45,12 @@ def has_cupy() -> bool:
         return False
 
 
-def is_cupy(a) -> bool:
+def is_cupy(a: object) -> bool:
     """True when ``a`` is a CuPy array."""
     return _cupy is not None and isinstance(a, _cupy.ndarray)
 
 
-def get_xp(*arrays):
+def get_xp(*arrays: object) -> ArrayModule:
     """Array namespace (``numpy`` or ``cupy``) of the given arrays.
 
     Mixing NumPy and CuPy arrays is refused: a silent host/device copy on a
@@ -63,14 +65,14 @@ def get_xp(*arrays):
     return _cupy if found == {True} else np
 
 
-def to_numpy(a) -> np.ndarray:
+def to_numpy(a: ArrayLike) -> np.ndarray:
     """Host copy of ``a`` as a NumPy array (no copy when it already is one)."""
     if is_cupy(a):
         return a.get()
     return np.asarray(a)
 
 
-def asarray_like(a, like):
+def asarray_like(a: ArrayLike, like: Array) -> Array:
     """``a`` as an array of the same library (and device) as ``like``."""
     xp = get_xp(like)
     if xp is np:
@@ -78,7 +80,7 @@ def asarray_like(a, like):
     return xp.asarray(a)
 
 
-def complex_dtype(dtype) -> np.dtype:
+def complex_dtype(dtype: DTypeLike) -> np.dtype:
     """Complex dtype matching the precision of ``dtype`` (float32 -> complex64)."""
     dtype = np.dtype(dtype)
     if dtype in (np.float64, np.complex128):
@@ -86,7 +88,7 @@ def complex_dtype(dtype) -> np.dtype:
     return np.dtype(np.complex64)
 
 
-def real_dtype(dtype) -> np.dtype:
+def real_dtype(dtype: DTypeLike) -> np.dtype:
     """Real dtype matching the precision of ``dtype`` (complex64 -> float32)."""
     dtype = np.dtype(dtype)
     if dtype in (np.float64, np.complex128):
@@ -111,7 +113,8 @@ def _check_finite(a, xp, name: str):
         raise ValueError(f"{name} contains NaN or Inf; clean the input (e.g. numpy.nan_to_num) first")
 
 
-def as_field(u, name: str = "u", dtype=None, min_ndim: int = 2, check_finite: bool = True):
+def as_field(u: ArrayLike, name: str = "u", dtype: DTypeLike | None = None, min_ndim: int = 2,
+             check_finite: bool = True) -> Array:
     """Validate a complex field and return it as an array of a complex dtype.
 
     Parameters
@@ -152,7 +155,8 @@ def as_field(u, name: str = "u", dtype=None, min_ndim: int = 2, check_finite: bo
     return u
 
 
-def as_real(a, name: str, dtype=None, min_ndim: int = 0, like=None):
+def as_real(a: ArrayLike, name: str, dtype: DTypeLike | None = None, min_ndim: int = 0,
+            like: Array | None = None) -> Array:
     """Validate a real array (a phase, an amplitude, a pupil); refuse complex, integer-free."""
     xp = get_xp(a if like is None else like)
     if not hasattr(a, "dtype"):

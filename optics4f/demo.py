@@ -75,7 +75,7 @@ def run(out: Path, n: int = 256, show: bool = False) -> dict:
     return {"error": err, "figure": str(path)}
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: ./out)")
     p.add_argument("--n", type=int, default=256, help="input samples per side (default 256)")

@@ -26,6 +26,7 @@ from .lens import FourierLens, ThinLens
 from .operator import LinearOperator
 from .padding import crop_center, pad_center
 from .propagation import AngularSpectrum
+from .typing import Array, ArrayLike, DTypeLike, Pitch, Shape2
 from .validate import finite, finite_array, physical
 
 __all__ = ["FourF", "FullWave4f", "fourf"]
@@ -56,7 +57,8 @@ class FourF(LinearOperator):
     shape (..., My, Mx), broadcast against the batch axes of ``u``).
     """
 
-    def __init__(self, shape, pitch, wavelength, f1, f2=None, pad=1.0, dtype=DEFAULT_COMPLEX):
+    def __init__(self, shape: Shape2, pitch: Pitch, wavelength: float, f1: float, f2: float | None = None,
+                 pad: float = 1.0, dtype: DTypeLike = DEFAULT_COMPLEX) -> None:
         f2 = f1 if f2 is None else f2
         self.in_grid = Grid(shape, pitch)
         self.wavelength = physical("wavelength", wavelength)
@@ -86,7 +88,7 @@ class FourF(LinearOperator):
             )
         return mask
 
-    def set_mask(self, mask):
+    def set_mask(self, mask: ArrayLike | None) -> FourF:
         """Fix the Fourier-plane mask used when ``apply`` gets no mask (precomputes its FFT order)."""
         self._mask = None if mask is None else self._check_mask(mask)
         self._prepared = None if mask is None else self._prepare(self._mask)
@@ -106,18 +108,18 @@ class FourF(LinearOperator):
         return self._prepare(self._check_mask(mask))
 
     # -- planes --------------------------------------------------------------------------------
-    def fourier_plane(self, u):
+    def fourier_plane(self, u: Array) -> Array:
         """Field in the Fourier plane (..., My, Mx), centred order, pitch ``fourier_grid.pitch``."""
         u = self._check_input(u, self.in_grid, "u")
         return self.lens1.apply(pad_center(u, self.padded_shape))
 
-    def from_fourier_plane(self, w):
+    def from_fourier_plane(self, w: Array) -> Array:
         """Output field (..., ny, nx) from the field ``w`` just after the Fourier-plane mask."""
         w = self._check_input(w, self.fourier_grid, "w")
         return crop_center(self.lens2.apply(w), self.in_grid.shape).copy()
 
     # -- the pass ----------------------------------------------------------------------------
-    def apply(self, u, mask=None):
+    def apply(self, u: Array, mask: ArrayLike | None = None) -> Array:
         """Output field of input ``u`` (..., ny, nx) through mask (default: the set mask, else identity)."""
         u = self._check_input(u, self.in_grid, "u")
         if not self._fast:
@@ -127,7 +129,7 @@ class FourF(LinearOperator):
         hs = self._mask_for(mask, u)
         return self._two_ffts(u, hs, inverse=False)
 
-    def adjoint(self, v, mask=None):
+    def adjoint(self, v: Array, mask: ArrayLike | None = None) -> Array:
         """Adjoint with respect to the input: A^H v (..., ny, nx); broadcast axes of the mask are kept."""
         v = self._check_input(v, self.out_grid, "v")
         if not self._fast:
@@ -150,7 +152,7 @@ class FourF(LinearOperator):
             return filt(u, scale=self.scale)  # real, so also its own conjugate for the adjoint
         return filt(u, hs)
 
-    def mask_adjoint(self, u, g):
+    def mask_adjoint(self, u: Array, g: Array) -> Array:
         """Adjoint of the map mask -> apply(u, mask) for fixed ``u``, applied to ``g``.
 
         Returns (..., My, Mx) in centred order: conj(FL1 u) * FL2^H(g). Leading
@@ -164,7 +166,8 @@ class FourF(LinearOperator):
         return get_xp(w).conj(w) * back
 
 
-def fourf(u, mask, pitch, wavelength, f1, f2=None, pad=1.0):
+def fourf(u: ArrayLike, mask: ArrayLike | None, pitch: Pitch, wavelength: float, f1: float, f2: float | None = None,
+          pad: float = 1.0) -> Array:
     """Functional form of :class:`FourF`: output of ``u`` through ``mask`` (or None = identity)."""
     u = as_field(u)
     return FourF(u.shape[-2:], pitch, wavelength, f1, f2, pad=pad, dtype=u.dtype).apply(u, mask)
@@ -188,8 +191,9 @@ class FullWave4f(LinearOperator):
         Padding of each angular-spectrum step.
     """
 
-    def __init__(self, shape, pitch, wavelength, f1, f2=None, pupil1=None, pupil2=None, asm_pad=2.0,
-                 dtype=DEFAULT_COMPLEX):
+    def __init__(self, shape: Shape2, pitch: Pitch, wavelength: float, f1: float, f2: float | None = None,
+                 pupil1: ArrayLike | None = None, pupil2: ArrayLike | None = None, asm_pad: float = 2.0,
+                 dtype: DTypeLike = DEFAULT_COMPLEX) -> None:
         f2 = f1 if f2 is None else f2
         # A 4f system's lenses converge: a negative focal length is refused here (ThinLens alone accepts one).
         f1, f2 = physical("f1", f1, "focal_length"), physical("f2", f2, "focal_length")
@@ -201,17 +205,17 @@ class FullWave4f(LinearOperator):
         self.l1 = ThinLens(shape, pitch, wavelength, f1, pupil1, dtype)
         self.l2 = ThinLens(shape, pitch, wavelength, f2, pupil2, dtype)
 
-    def fourier_plane(self, u):
+    def fourier_plane(self, u: Array) -> Array:
         """Field arriving at the Fourier plane (..., ny, nx)."""
         return self.p1.apply(self.l1.apply(self.p1.apply(u)))
 
-    def apply(self, u, mask=None):
+    def apply(self, u: Array, mask: ArrayLike | None = None) -> Array:
         w = self.fourier_plane(u)
         if mask is not None:
             w = w * finite_array("mask", as_field(mask, "mask", dtype=self.dtype))
         return self.p2.apply(self.l2.apply(self.p2.apply(w)))
 
-    def adjoint(self, v, mask=None):
+    def adjoint(self, v: Array, mask: ArrayLike | None = None) -> Array:
         w = self.p2.adjoint(self.l2.adjoint(self.p2.adjoint(v)))
         if mask is not None:
             w = w * get_xp(w).conj(as_field(mask, "mask", dtype=self.dtype))

@@ -6,6 +6,7 @@ pixel N//2; frequencies come from ``fftfreq`` (unshifted order) or its
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 __all__ = ["Grid", "as_pitch"]
 
 
-def as_pitch(pitch, name: str = "pitch") -> tuple:
+def as_pitch(pitch: float | tuple[float, float], name: str = "pitch") -> tuple[float, float]:
     """(dy, dx) in metres from a scalar or a pair; refuse non-positive values."""
     from .validate import InputError, physical
 
@@ -31,7 +32,7 @@ class Grid:
     shape: tuple
     pitch: tuple
 
-    def __init__(self, shape, pitch):
+    def __init__(self, shape: tuple[int, int], pitch: float | tuple[float, float]) -> None:
         from .validate import shape2
 
         shape = shape2("shape", shape)  # (2.9, 5) is refused, not truncated to (2, 5)
@@ -67,7 +68,7 @@ class Grid:
         """y coordinates (ny,), metres, zero at index ny//2."""
         return (np.arange(self.ny) - self.ny // 2) * self.dy
 
-    def mesh(self):
+    def mesh(self) -> Sequence[np.ndarray]:
         """(Y, X) coordinate arrays of shape (ny, nx), metres, float64."""
         return np.meshgrid(self.y(), self.x(), indexing="ij")
 
@@ -75,7 +76,7 @@ class Grid:
         """Squared radius x^2 + y^2 (ny, nx), m^2, float64."""
         return self.y()[:, None] ** 2 + self.x()[None, :] ** 2
 
-    def freqs(self, centered: bool = False):
+    def freqs(self, centered: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(fy, fx) spatial frequencies, cycles/m; ``fftfreq`` order unless ``centered``."""
         fy = np.fft.fftfreq(self.ny, self.dy)
         fx = np.fft.fftfreq(self.nx, self.dx)
@@ -92,15 +93,15 @@ class Grid:
         return (wavelength * focal_length / (self.ny * self.dy),
                 wavelength * focal_length / (self.nx * self.dx))
 
-    def fourier_grid(self, wavelength: float, focal_length: float) -> "Grid":
+    def fourier_grid(self, wavelength: float, focal_length: float) -> Grid:
         """Grid of the back focal plane of a lens of ``focal_length`` (m)."""
         return Grid(self.shape, self.fourier_pitch(wavelength, focal_length))
 
-    def padded(self, factor: float) -> "Grid":
+    def padded(self, factor: float) -> Grid:
         """Same pitch, shape multiplied by ``factor`` and rounded up to even."""
         return Grid(tuple(padded_size(n, factor) for n in self.shape), self.pitch)
 
-    def extent(self):
+    def extent(self) -> tuple[float, float, float, float]:
         """(left, right, bottom, top) in metres for ``matplotlib.imshow(origin='lower')``."""
         x, y = self.x(), self.y()
         return (x[0] - self.dx / 2, x[-1] + self.dx / 2, y[0] - self.dy / 2, y[-1] + self.dy / 2)
@@ -116,7 +117,8 @@ def padded_size(n: int, factor: float) -> int:
     return m + (m - n) % 2
 
 
-def check_padded_memory(shape, factor: float, arrays: float = 4, itemsize: int = 16, what: str = "the padded grid"):
+def check_padded_memory(shape: tuple[int, int], factor: float, arrays: float = 4, itemsize: int = 16,
+                        what: str = "the padded grid") -> tuple[int, int]:
     """Refuse a padding whose arrays cannot fit in memory (:func:`optics4f.validate.check_memory`).
 
     ``arrays``: how many (My, Mx) arrays of ``itemsize`` bytes the operation holds at once. Returns the

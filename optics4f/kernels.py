@@ -17,11 +17,12 @@ import numpy as np
 
 from .backend import get_xp
 from .lens import centered_dft, centered_idft
+from .typing import Array, ArrayLike
 
 __all__ = ["kernel_to_mask", "mask_to_kernel", "embed_kernel", "mask_at"]
 
 
-def embed_kernel(kernel, shape, correlate: bool = False):
+def embed_kernel(kernel: ArrayLike, shape: tuple[int, int], correlate: bool = False) -> Array:
     """Place ``kernel`` (..., kh, kw) on a (..., *shape) grid with its centre pixel
     (kh//2, kw//2) at the optical axis (shape//2); flipped about it for a correlation."""
     from .validate import finite_array, shape2
@@ -45,7 +46,7 @@ def embed_kernel(kernel, shape, correlate: bool = False):
     return out
 
 
-def kernel_to_mask(kernel, shape, correlate: bool = False):
+def kernel_to_mask(kernel: ArrayLike, shape: tuple[int, int], correlate: bool = False) -> Array:
     """Fourier-plane mask (..., *shape), centred order, whose 4f pass convolves with ``kernel``.
 
     The mask is dimensionless: a kernel that is 1 at its centre and 0 elsewhere
@@ -54,13 +55,13 @@ def kernel_to_mask(kernel, shape, correlate: bool = False):
     return centered_dft(embed_kernel(kernel, shape, correlate))
 
 
-def mask_to_kernel(mask):
+def mask_to_kernel(mask: Array) -> Array:
     """Inverse of :func:`kernel_to_mask` (no flip): the embedded kernel, centred at shape//2."""
     n = mask.shape[-1] * mask.shape[-2]
     return centered_idft(mask) / n
 
 
-def mask_at(mask, sy, sx, rtol: float = 1e-13):
+def mask_at(mask: Array, sy: ArrayLike, sx: ArrayLike, rtol: float = 1e-13) -> Array:
     """Values (..., len(sy), len(sx)) of a centred Fourier mask (..., My, Mx) at fractional sample
     positions ``sy``, ``sx`` (1-D, in samples of the mask's grid, the axis at M//2).
 

@@ -16,12 +16,13 @@ from .fft import get_plan
 from .grid import Grid
 from .operator import LinearOperator
 from .sampling import warn_sampling
+from .typing import Array, ArrayLike, ArrayModule, DTypeLike, Pitch, Shape2
 from .validate import finite_array, physical
 
 __all__ = ["FourierLens", "ThinLens", "thin_lens_phase", "centered_dft", "centered_idft", "checkerboard"]
 
 
-def checkerboard(shape, xp=np, dtype=np.float32):
+def checkerboard(shape: tuple[int, ...], xp: ArrayModule = np, dtype: DTypeLike = np.float32) -> Array:
     """(-1)^(i+j) over the last two axes of ``shape``."""
     ny, nx = shape[-2:]
     s = (-1.0) ** np.add.outer(np.arange(ny), np.arange(nx))
@@ -49,12 +50,12 @@ def _centered(u, inverse: bool):
     return xp.fft.fftshift(out, axes=(-2, -1))
 
 
-def centered_dft(u):
+def centered_dft(u: Array) -> Array:
     """Unnormalised centred DFT (origin at pixel N//2 in and out) over the last two axes."""
     return _centered(u, inverse=False)
 
 
-def centered_idft(u):
+def centered_idft(u: Array) -> Array:
     """Unnormalised centred inverse DFT (no 1/N) over the last two axes."""
     return _centered(u, inverse=True)
 
@@ -73,7 +74,8 @@ class FourierLens(LinearOperator):
     dtype : complex dtype
     """
 
-    def __init__(self, shape, pitch, wavelength, focal_length, dtype=DEFAULT_COMPLEX):
+    def __init__(self, shape: Shape2, pitch: Pitch, wavelength: float, focal_length: float,
+                 dtype: DTypeLike = DEFAULT_COMPLEX) -> None:
         wavelength = physical("wavelength", wavelength)
         focal_length = physical("focal_length", focal_length)
         self.in_grid = Grid(shape, pitch)
@@ -84,17 +86,17 @@ class FourierLens(LinearOperator):
         dy, dx = self.in_grid.pitch
         self.scale = dx * dy / (1j * self.wavelength * self.focal_length)
 
-    def apply(self, u):
+    def apply(self, u: Array) -> Array:
         """Field in the back focal plane, (..., ny, nx) on ``out_grid``."""
         u = self._check_input(u, self.in_grid, "u")
         return centered_dft(u) * self.dtype.type(self.scale)
 
-    def adjoint(self, v):
+    def adjoint(self, v: Array) -> Array:
         """Adjoint (conjugate transpose) of :meth:`apply`."""
         v = self._check_input(v, self.out_grid, "v")
         return centered_idft(v) * self.dtype.type(np.conj(self.scale))
 
-    def inverse(self, v):
+    def inverse(self, v: Array) -> Array:
         """Back focal plane -> front focal plane (the exact inverse of :meth:`apply`)."""
         v = self._check_input(v, self.out_grid, "v")
         n = self.in_grid.shape[0] * self.in_grid.shape[1]
@@ -115,7 +117,8 @@ class ThinLens(LinearOperator):
     Warns when the lens phase is sampled below Nyquist inside the pupil.
     """
 
-    def __init__(self, shape, pitch, wavelength, focal_length, pupil=None, dtype=DEFAULT_COMPLEX, strict=False):
+    def __init__(self, shape: Shape2, pitch: Pitch, wavelength: float, focal_length: float,
+                 pupil: ArrayLike | None = None, dtype: DTypeLike = DEFAULT_COMPLEX, strict: bool = False) -> None:
         self.in_grid = self.out_grid = Grid(shape, pitch)
         self.wavelength = physical("wavelength", wavelength)
         self.focal_length = physical("focal_length", focal_length, signed=True)  # f < 0: a diverging lens
@@ -136,7 +139,8 @@ class ThinLens(LinearOperator):
         for rmax, d, ax in ((xmax, g.dx, "x"), (ymax, g.dy, "y")):
             if rmax / (self.wavelength * abs(self.focal_length)) > 1 / (2 * d) * (1 + 1e-9):
                 warn_sampling(
-                    f"thin lens phase aliases along {ax}: local frequency {rmax / (self.wavelength * abs(self.focal_length)):.4g} "
+                    f"thin lens phase aliases along {ax}: local frequency "
+                    f"{rmax / (self.wavelength * abs(self.focal_length)):.4g} "
                     f"cycles/m exceeds Nyquist {1 / (2 * d):.4g} at the aperture edge. Use a pupil of radius <= "
                     f"{self.wavelength * abs(self.focal_length) / (2 * d):.4g} m or a finer pitch.",
                     strict=strict,
@@ -149,7 +153,7 @@ class ThinLens(LinearOperator):
         self._t64 = t
         self._cache = {}
 
-    def transmission(self, like=None):
+    def transmission(self, like: Array | None = None) -> Array:
         """Complex transmission (ny, nx) in this operator's dtype, on the backend of ``like``."""
         xp = get_xp(like) if like is not None else np
         key = id(xp)
@@ -157,10 +161,10 @@ class ThinLens(LinearOperator):
             self._cache[key] = xp.asarray(self._t64.astype(self.dtype))
         return self._cache[key]
 
-    def apply(self, u):
+    def apply(self, u: Array) -> Array:
         u = self._check_input(u, self.in_grid, "u")
         return u * self.transmission(u)
 
-    def adjoint(self, v):
+    def adjoint(self, v: Array) -> Array:
         v = self._check_input(v, self.out_grid, "v")
         return v * get_xp(v).conj(self.transmission(v))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .backend import as_field
 from .grid import Grid
+from .typing import Array
 
 __all__ = ["LinearOperator"]
 
@@ -21,13 +22,13 @@ class LinearOperator:
     out_grid: Grid
     dtype = None
 
-    def apply(self, u):  # pragma: no cover - abstract
+    def apply(self, u: Array) -> Array:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def adjoint(self, v):  # pragma: no cover - abstract
+    def adjoint(self, v: Array) -> Array:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def __call__(self, u):
+    def __call__(self, u: Array) -> Array:
         return self.apply(u)
 
     def _check_input(self, u, grid: Grid, name: str):

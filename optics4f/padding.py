@@ -6,16 +6,17 @@ array when M - N is even, so the axis stays on the axis.
 from __future__ import annotations
 
 from .backend import get_xp
+from .typing import Array
 
 __all__ = ["pad_center", "crop_center", "center_offsets"]
 
 
-def center_offsets(small, big) -> tuple:
+def center_offsets(small: tuple[int, int], big: tuple[int, int]) -> tuple[int, int]:
     """Offsets (oy, ox) of a centred ``small`` window inside ``big`` (both (ny, nx))."""
     return tuple(b // 2 - s // 2 for s, b in zip(small, big))
 
 
-def pad_center(u, shape, out=None):
+def pad_center(u: Array, shape: tuple[int, int], out: Array | None = None) -> Array:
     """Zero-pad ``u`` (..., ny, nx) to (..., *shape), centred; writes into ``out`` if given."""
     xp = get_xp(u)
     ny, nx = u.shape[-2:]
@@ -30,7 +31,7 @@ def pad_center(u, shape, out=None):
     return out
 
 
-def crop_center(u, shape):
+def crop_center(u: Array, shape: tuple[int, int]) -> Array:
     """Centred (..., *shape) window of ``u`` (a view)."""
     ny, nx = u.shape[-2:]
     if shape[0] > ny or shape[1] > nx:

@@ -8,7 +8,7 @@ from .grid import Grid
 __all__ = ["circular_pupil", "rectangular_pupil"]
 
 
-def circular_pupil(grid: Grid, radius: float, center=(0.0, 0.0)) -> np.ndarray:
+def circular_pupil(grid: Grid, radius: float, center: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """Circular aperture of ``radius`` (m) centred at ``center`` = (y0, x0) (m); float64 (ny, nx)."""
     if not radius > 0:
         raise ValueError(f"radius must be positive (metres), got {radius!r}")
@@ -17,7 +17,8 @@ def circular_pupil(grid: Grid, radius: float, center=(0.0, 0.0)) -> np.ndarray:
     return ((x**2 + y**2) <= radius**2).astype(np.float64)
 
 
-def rectangular_pupil(grid: Grid, width: float, height: float | None = None, center=(0.0, 0.0)) -> np.ndarray:
+def rectangular_pupil(grid: Grid, width: float, height: float | None = None,
+                      center: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """Rectangular aperture ``width`` x ``height`` (m, x by y) centred at (y0, x0); float64 (ny, nx).
 
     A sample exactly on the edge counts as inside, so a width of k*dx covers k+1 samples

@@ -14,7 +14,7 @@ class AliasingError(ValueError):
     """The sampling cannot represent the requested operation."""
 
 
-def warn_sampling(message: str, strict: bool = False, stacklevel: int = 3):
+def warn_sampling(message: str, strict: bool = False, stacklevel: int = 3) -> None:
     """Warn (or raise :class:`AliasingError` when ``strict``) about aliasing."""
     if strict:
         raise AliasingError(message)

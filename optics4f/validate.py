@@ -16,8 +16,12 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
+
+from .typing import Array, ArrayLike
 
 __all__ = ["InputError", "SizeError", "RANGES", "positive", "finite", "physical", "integer", "choice", "shape2",
            "finite_array", "unit_scale", "to_si", "available_memory", "check_memory", "format_bytes"]
@@ -65,7 +69,7 @@ def _real(name: str, value) -> float:
     return float(value)
 
 
-def finite(name: str, value) -> float:
+def finite(name: str, value: object) -> float:
     """``value`` as a float; refuse NaN, +-Inf and non-numbers."""
     v = _real(name, value)
     if not math.isfinite(v):
@@ -73,7 +77,7 @@ def finite(name: str, value) -> float:
     return v
 
 
-def positive(name: str, value, *, allow_zero: bool = False, unit: str = "") -> float:
+def positive(name: str, value: object, *, allow_zero: bool = False, unit: str = "") -> float:
     """``value`` as a finite float > 0 (>= 0 with ``allow_zero``)."""
     v = finite(name, value)
     if v < 0 or (v == 0 and not allow_zero):
@@ -83,7 +87,7 @@ def positive(name: str, value, *, allow_zero: bool = False, unit: str = "") -> f
     return v
 
 
-def physical(name: str, value, kind: str | None = None, *, signed: bool = False) -> float:
+def physical(name: str, value: object, kind: str | None = None, *, signed: bool = False) -> float:
     """``value`` (SI) inside the physical range of ``kind`` (default: ``name``), as a float.
 
     ``signed``: the sign is free (a diverging lens, a backward propagation) and only |value| is
@@ -121,7 +125,7 @@ def _raise_range(name, value, unit, lo, hi, hint):
     raise InputError(f"{name}={value!r} {unit} is outside {rng}{hint}")
 
 
-def integer(name: str, value, *, min: int | None = None, max: int | None = None) -> int:
+def integer(name: str, value: object, *, min: int | None = None, max: int | None = None) -> int:
     """``value`` as an int; refuse fractions (2.9 is not silently 2), bools, NaN and values out of [min, max]."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an integer, got the bool {value!r}")
@@ -146,7 +150,7 @@ def integer(name: str, value, *, min: int | None = None, max: int | None = None)
     return v
 
 
-def choice(name: str, value, options) -> object:
+def choice(name: str, value: object, options: Iterable[object]) -> object:
     """``value`` if it is one of ``options``, else an error listing them."""
     opts = tuple(options)
     try:
@@ -158,7 +162,7 @@ def choice(name: str, value, options) -> object:
     return value
 
 
-def shape2(name: str, value, *, min: int = 1) -> tuple:
+def shape2(name: str, value: object, *, min: int = 1) -> tuple[int, int]:
     """``value`` (an int or a pair) as a (ny, nx) tuple of ints >= ``min``; fractions are refused."""
     arr = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value
     if arr.ndim == 0:
@@ -170,7 +174,7 @@ def shape2(name: str, value, *, min: int = 1) -> tuple:
     return tuple(integer(f"{name}[{i}]", v, min=min) for i, v in enumerate(items))
 
 
-def finite_array(name: str, a):
+def finite_array(name: str, a: Array) -> Array:
     """Refuse an array (NumPy, CuPy or torch) holding NaN or Inf; returns ``a``."""
     mod = type(a).__module__
     if mod.startswith("torch"):
@@ -213,7 +217,7 @@ def unit_scale(unit: str, expected: str, where: str = "value") -> float:
                      f"{expected!r} (SI) or in a unit of the same kind ({', '.join(fam) if fam else expected})")
 
 
-def to_si(value, unit: str, expected: str, where: str = "value"):
+def to_si(value: ArrayLike | tuple[float, ...], unit: str, expected: str, where: str = "value") -> Any:
     """``value`` given in ``unit`` converted to ``expected`` (see :func:`unit_scale`)."""
     s = unit_scale(unit, expected, where)
     if s == 1.0:

@@ -7,6 +7,7 @@ errors. j = 4 is defocus (n=2, m=0); j = 1, 2 are tilts.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from math import factorial
 
 import numpy as np
@@ -53,7 +54,8 @@ def zernike(j: int, rho: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return norm * r
 
 
-def zernike_opd(grid: Grid, coefficients, radius: float, center=(0.0, 0.0)) -> np.ndarray:
+def zernike_opd(grid: Grid, coefficients: Sequence[float] | Mapping[int, float], radius: float,
+                center: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """Optical path difference (m) of a Zernike expansion on ``grid``, zero outside ``radius``.
 
     ``coefficients`` is a sequence (index = ANSI j) or a dict {j: value}; values
@@ -77,7 +79,8 @@ def zernike_opd(grid: Grid, coefficients, radius: float, center=(0.0, 0.0)) -> n
     return opd
 
 
-def zernike_phase(grid: Grid, coefficients, radius: float, wavelength: float, center=(0.0, 0.0)) -> np.ndarray:
+def zernike_phase(grid: Grid, coefficients: Sequence[float] | Mapping[int, float], radius: float, wavelength: float,
+                  center: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """Phase (rad) 2 pi OPD / lambda of a Zernike expansion (coefficients in metres RMS)."""
     from .validate import physical
 

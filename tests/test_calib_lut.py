@@ -84,7 +84,7 @@ def test_calibrated_encoding_shows_the_wanted_phase():
     nominal = SLM(resolution=(32, 32), pitch=8e-6)
     target = np.random.default_rng(3).uniform(-np.pi, np.pi, (32, 32))
     for wl in (LAM, 532e-9):
-        def err(model):
+        def err(model, wl=wl):
             shown = panel.gray_to_phase(model.encode(target, wl), wl)
             return np.sqrt(np.mean(np.angle(np.exp(1j * (shown - target))) ** 2))
         assert err(cal.apply_to_slm(nominal)) < 0.04  # quantisation is ~0.01 rad

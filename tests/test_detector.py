@@ -298,5 +298,5 @@ def test_chain_functions_take_scalars_and_leave_inputs_alone():
     np.testing.assert_array_equal(intensity(u), [5.0, 9.0])
     p = np.array([1e-12], np.float32)
     m = mean_electrons(p, 5e-7, 1e-3, 1.0, dark_current=5.0)
-    assert p[0] == np.float32(1e-12) and m[0] == pytest.approx(1e-12 * 1e-3 / (6.62607015e-34 * 299792458 / 5e-7) + 5e-3,
-                                                                rel=1e-6)
+    assert p[0] == np.float32(1e-12) and m[0] == pytest.approx(
+        1e-12 * 1e-3 / (6.62607015e-34 * 299792458 / 5e-7) + 5e-3, rel=1e-6)

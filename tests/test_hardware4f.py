@@ -13,7 +13,6 @@ from optics4f.sampling import AliasingError, SamplingWarning
 from optics4f.system.config import SystemConfig
 from optics4f.system.hardware4f import Hardware4f
 from optics4f.system.layout import TiledLayout
-from optics4f.system.layout import TiledLayout
 from optics4f.system.misalignment import Misalignment, rotate_mask
 
 LAM = 532e-9

@@ -222,7 +222,8 @@ def test_calibration_file_is_applied(tmp_path):
                               "train": {"task": "classify", "dataset": "digits", "image_size": 12, "seed": 0}})
     g = np.arange(256) / 255.0
     lut = -2 * np.pi * (0.7 * g + 0.3 * g ** 2) * 1.05  # monotonic, nonlinear, a bit beyond 2 pi
-    cal = lut_mod.LUTCalibration(kind="lut", values={"lut": lut, "wavelength": 532e-9}, units={"lut": "rad", "wavelength": "m"})
+    cal = lut_mod.LUTCalibration(kind="lut", values={"lut": lut, "wavelength": 532e-9},
+                                 units={"lut": "rad", "wavelength": "m"})
     cal.save(tmp_path / "lut.h5")
     settings = HardwareSettings(noise=False, camera_bits=None)
     plain = simulate(path, settings=settings, limit=20)

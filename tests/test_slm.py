@@ -222,7 +222,8 @@ def test_anisotropic_rendering():
 
 
 def test_amplitude_fringing_is_an_erf_edge():
-    """An amplitude step (0 | 1 between two pixel columns) smoothed by sigma becomes (1 + erf(x / (sqrt 2 sigma))) / 2."""
+    """An amplitude step (0 | 1 between two pixel columns) smoothed by sigma becomes
+    (1 + erf(x / (sqrt 2 sigma))) / 2."""
     k, n, s_rel = 15, 8, 0.2
     grid = Grid((n * k + k, n * k + k), 1e-6)
     slm = SLM(resolution=(n, n), pitch=k * 1e-6, mode="amplitude", fringing_sigma=s_rel * k * 1e-6)

@@ -75,7 +75,7 @@ def run(args) -> int:
                   f"{r['intensity_val_accuracy']:.4f} (field readout {r['field_val_accuracy']:.4f})")
         path = save_student(student, cfg, out, force=args.force, inputs=[args.file])
     except (FileNotFoundError, FileExistsError, ValueError, TypeError) as e:
-        raise fail(e)
+        raise fail(e) from e
     print(f"student: {path}")
     if args.readout == "field":
         print("note: a camera measures intensity; before `optics4f simulate`, refit for it: "

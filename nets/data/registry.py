@@ -12,7 +12,8 @@ from .mnist5k import load_mnist5k
 from .npz import load_npz
 from .segmentation import load_image_mask_folder, load_synthetic_segmentation
 
-__all__ = ["BUILTIN", "FOLDER_FORMATS", "FILE_FORMATS", "dataset_reference", "available_datasets", "detect_format", "load_dataset"]
+__all__ = ["BUILTIN", "FOLDER_FORMATS", "FILE_FORMATS",
+           "dataset_reference", "available_datasets", "detect_format", "load_dataset"]
 
 #: Built-in datasets (nothing is downloaded): name -> loader(split, size, seed, **kw).
 BUILTIN = {

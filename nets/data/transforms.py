@@ -69,7 +69,6 @@ def resize(x, size, mode: str = "bilinear"):
     ``mode``: "bilinear" (anti-aliased when shrinking), "area" or "nearest"; see the module
     docstring for the exact sampling. Returns the input's type and float dtype.
     """
-    import torch
     import torch.nn.functional as F
 
     h, w = as_size(size)

@@ -176,7 +176,8 @@ def read_santec_csv(path) -> np.ndarray:
     try:
         a = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
     except ValueError as e:
-        raise ValueError(f"{str(path)!r} is not a Santec CSV frame (integer gray levels after a header row): {e}")
+        raise ValueError(f"{str(path)!r} is not a Santec CSV frame (integer gray levels after a header row): "
+                         f"{e}") from e
     rows, vals = a[:, 0], a[:, 1:]
     if not np.array_equal(rows, np.arange(len(rows))):
         raise ValueError(f"{str(path)!r}: the first column must hold the row indices 0..{len(rows) - 1}")
@@ -302,7 +303,7 @@ def read_lut_file(path) -> np.ndarray:
     try:
         a = np.loadtxt(path, dtype=np.int64, ndmin=2)
     except ValueError as e:
-        raise ValueError(f"{str(path)!r} is not a two-column integer LUT file: {e}")
+        raise ValueError(f"{str(path)!r} is not a two-column integer LUT file: {e}") from e
     if a.shape[1] != 2:
         raise ValueError(f"{str(path)!r} must have two columns (input, output), got {a.shape[1]}")
     if not np.array_equal(a[:, 0], np.arange(len(a))):

@@ -357,7 +357,8 @@ class OpticalStudent:
         if hw.geometry.display_factor != 1:
             raise ValueError("the electronics read one feature per display pixel: use oversample 1")
         if float(hw.geometry.camera_factor) > 1 + 1e-6:
-            raise ValueError(f"the camera pixels ({system.camera.pixel_pitch:.4g} m) are larger than the imaged display "
+            raise ValueError(f"the camera pixels ({system.camera.pixel_pitch:.4g} m) are larger than the imaged "
+                             f"display "
                              f"pixel (display pitch * f2/f1 = {hw.out_grid.dx:.4g} m): the camera cannot resolve the "
                              f"output tiles. Use f2/f1 >= {system.camera.pixel_pitch / system.display.pitch:.4g} or a "
                              "camera with finer pixels")

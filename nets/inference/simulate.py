@@ -156,7 +156,6 @@ def simulate(model=None, *, frames=None, settings: HardwareSettings | None = Non
     ``classes``, for segmentation ``digital_miou`` / ``optical_miou``, ``config`` (everything used)
     and, not JSON, ``_optical`` (the OpticalStudent), ``_images``, ``_tiles`` for the figures.
     """
-    import torch
 
     from nets.export.bundle import read_export
 

@@ -1,7 +1,8 @@
 """A user's model made optical (``optics4f convert``): :class:`ImportedClassifier`.
 
 Its electronic layers are rebuilt from a JSON description (no pickled code): :func:`layer_spec`
-turns a layer dict (:mod:`nets.convert.graph`) into its JSON-ready settings, :func:`build_layers` rebuilds the ``nn.Module`` s from those settings (weights come from the
+turns a layer dict (:mod:`nets.convert.graph`) into its JSON-ready settings,
+:func:`build_layers` rebuilds the ``nn.Module`` s from those settings (weights come from the
 checkpoint's state_dict), :func:`with_weights` copies a layer dict's tensors into them.
 """
 from __future__ import annotations

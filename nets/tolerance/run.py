@@ -146,7 +146,8 @@ def _append(path: Path, rec: dict):
     line = (json.dumps(rec) + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND)
     try:
-        os.write(fd, line)  # one write of the whole line (O_APPEND); a crash mid-write leaves a cut line, dropped on resume
+        # one write of the whole line (O_APPEND); a crash mid-write leaves a cut line, dropped on resume
+        os.write(fd, line)
         os.fsync(fd)
     finally:
         os.close(fd)

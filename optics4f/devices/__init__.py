@@ -34,5 +34,5 @@ __all__ = [
     "PRESETS", "preset_names", "slm_preset",
     "pitch_ratio", "render_pixels", "render_pixels_adjoint",
     "double_phase", "lee_hologram", "encoding_fidelity", "output_window",
-    "InputDisplay",
+    "InputDisplay", "Camera", "make_rng",
 ]

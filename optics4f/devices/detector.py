@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import constants
 
 from ..backend import get_xp
+from ..typing import Array, DTypeLike, Pitch, Seed, Shape2
 from .shot_noise import normal_deviates, poisson_counts
 
 __all__ = [
@@ -54,7 +56,7 @@ __all__ = [
 
 
 # -- pure functions --------------------------------------------------------------------------
-def make_rng(seed=None, like=None):
+def make_rng(seed: Seed = None, like: Array | None = None) -> Any:
     """A random generator for the backend of ``like``: the generator itself if one is given
     (a NumPy generator meeting CuPy data seeds a CuPy one from its stream, so runs stay
     reproducible), else ``numpy.random.default_rng(seed)`` (``cupy.random.default_rng`` for CuPy)."""
@@ -66,7 +68,7 @@ def make_rng(seed=None, like=None):
     return xp.random.default_rng(seed)
 
 
-def intensity(u):
+def intensity(u: Array) -> Array:
     """|u|^2 (W/m^2 for a field in sqrt(W)/m); real, float32 for complex64 input."""
     xp = get_xp(u)
     if u.dtype.kind != "c":
@@ -76,7 +78,7 @@ def intensity(u):
     return out
 
 
-def pixel_factor(camera_pitch: float, sample_pitch: float, name: str = "camera pitch"):
+def pixel_factor(camera_pitch: float, sample_pitch: float, name: str = "camera pitch") -> int | float:
     """Sampled-plane samples per camera pixel, camera_pitch / sample_pitch: an ``int`` when it is
     whole (relative tolerance 1e-6), else a ``float`` (pixels integrate any ratio by area,
     :mod:`optics4f.devices.render`)."""
@@ -85,7 +87,8 @@ def pixel_factor(camera_pitch: float, sample_pitch: float, name: str = "camera p
     return pitch_ratio(camera_pitch, sample_pitch, name=name)[0]
 
 
-def bin_pixels(irradiance, sample_pitch, camera_shape, k, fill_factor: float = 1.0):
+def bin_pixels(irradiance: Array, sample_pitch: Pitch, camera_shape: Shape2, k: float | tuple[float, float],
+               fill_factor: float = 1.0) -> Array:
     """Power on each camera pixel, W: the irradiance (..., ny, nx) in W/m^2, sampled at
     ``sample_pitch`` (m, scalar or (dy, dx)), integrated over the active area of pixels
     of k samples (scalar or (ky, kx); any positive ratio, not only integers). Returns
@@ -113,8 +116,8 @@ def photon_energy(wavelength: float) -> float:
     return constants.h * constants.c / physical("wavelength", wavelength)
 
 
-def mean_electrons(power, wavelength: float, exposure_time: float, quantum_efficiency: float = 1.0,
-                   dark_current: float = 0.0):
+def mean_electrons(power: Array, wavelength: float, exposure_time: float, quantum_efficiency: float = 1.0,
+                   dark_current: float = 0.0) -> Array:
     """Expected photoelectrons per pixel: QE * P t / (h c / lambda) + dark_current * t.
 
     ``power`` in W, ``exposure_time`` in s, ``dark_current`` in e-/s.
@@ -128,7 +131,7 @@ def mean_electrons(power, wavelength: float, exposure_time: float, quantum_effic
     return out
 
 
-def poisson_sample(mean, rng):
+def poisson_sample(mean: Array, rng: Any) -> Array:
     """Exact Poisson sample with the given mean (electrons; negative means give 0); float array
     of the dtype of ``mean``. NumPy arrays use the compiled sampler of
     :mod:`optics4f.devices.shot_noise`, keyed by one draw from ``rng``; CuPy arrays ``rng.poisson``."""
@@ -139,7 +142,7 @@ def poisson_sample(mean, rng):
     return rng.poisson(lam).astype(mean.dtype)
 
 
-def standard_normal(shape, rng, dtype=np.float32):
+def standard_normal(shape: tuple[int, ...], rng: Any, dtype: DTypeLike = np.float32) -> Array:
     """N(0, 1) samples of ``shape`` from ``rng`` (the eps of the reparameterised noise, and read
     noise). A NumPy generator gives one key to :func:`~optics4f.devices.shot_noise.normal_deviates`
     (float32/float64; faster than its own sampler: docs/results.md#measurements); a CuPy one samples itself."""
@@ -151,25 +154,25 @@ def standard_normal(shape, rng, dtype=np.float32):
     return rng.standard_normal(shape).astype(dtype)
 
 
-def shot_noise_reparam(mean, eps):
+def shot_noise_reparam(mean: Array, eps: Array) -> Array:
     """Gaussian approximation of shot noise, mean + sqrt(mean) * eps (differentiable in mean)."""
     xp = get_xp(mean)
     return mean + xp.sqrt(xp.maximum(mean, 0)) * eps
 
 
-def gaussian_noise_reparam(mean, read_noise: float, eps):
+def gaussian_noise_reparam(mean: Array, read_noise: float, eps: Array) -> Array:
     """Shot + read noise as one Gaussian: mean + sqrt(mean + read_noise^2) * eps (electrons)."""
     xp = get_xp(mean)
     return mean + xp.sqrt(xp.maximum(mean, 0) + mean.dtype.type(read_noise) ** 2) * eps
 
 
-def saturate(electrons, full_well: float):
+def saturate(electrons: Array, full_well: float) -> Array:
     """Clip at the full-well capacity (e-); negative values (read noise) pass to the ADC."""
     xp = get_xp(electrons)
     return xp.minimum(electrons, electrons.dtype.type(full_well))
 
 
-def adc(electrons, gain: float, bit_depth: int | None, offset: float = 0.0, gamma: float = 1.0):
+def adc(electrons: Array, gain: float, bit_depth: int | None, offset: float = 0.0, gamma: float = 1.0) -> Array:
     """Counts (ADU, float array of integer values) from electrons.
 
     signal = gain * e (ADU; ``gain`` in ADU/e-); with ``gamma`` != 1 the
@@ -299,18 +302,18 @@ class Camera:
         return self.shape[0] * self.pixel_pitch, self.shape[1] * self.pixel_pitch
 
     # -- steps ------------------------------------------------------------------------------
-    def samples_per_pixel(self, sample_pitch) -> tuple:
+    def samples_per_pixel(self, sample_pitch: Pitch) -> tuple[int | float, int | float]:
         """(ky, kx) samples of a plane sampled at ``sample_pitch`` (m, scalar or (dy, dx)) per camera pixel
         (:func:`pixel_factor`: ints when whole, floats otherwise)."""
         dy, dx = np.broadcast_to(np.asarray(sample_pitch, dtype=np.float64), (2,))
         return pixel_factor(self.pixel_pitch, dy), pixel_factor(self.pixel_pitch, dx)
 
-    def pixel_power(self, u, sample_pitch):
+    def pixel_power(self, u: Array, sample_pitch: Pitch) -> Array:
         """Power per pixel (W), (..., *shape), of the field ``u`` sampled at ``sample_pitch`` (m)."""
         dy, dx = np.broadcast_to(np.asarray(sample_pitch, dtype=np.float64), (2,))
         return bin_pixels(intensity(u), (dy, dx), self.shape, self.samples_per_pixel((dy, dx)), self.fill_factor)
 
-    def mean_electrons(self, u, sample_pitch, wavelength: float):
+    def mean_electrons(self, u: Array, sample_pitch: Pitch, wavelength: float) -> Array:
         """Expected electrons per pixel (signal and dark), before noise and saturation.
 
         A field holding NaN or Inf is refused (it would digitise to arbitrary counts)."""
@@ -320,7 +323,7 @@ class Camera:
                              self.quantum_efficiency, self.dark_current)
         return finite_array("u (the field on the camera)", out)
 
-    def electrons(self, mean, rng=None):
+    def electrons(self, mean: Array, rng: Seed = None) -> Array:
         """Noisy electrons from their mean (noise off: the mean); not yet saturated."""
         if not self.noise:
             return mean
@@ -354,12 +357,12 @@ class Camera:
             e += z
         return e
 
-    def digitize(self, electrons):
+    def digitize(self, electrons: Array) -> Array:
         """Saturate at the full well and convert to counts (ADU)."""
         return adc(saturate(electrons, self.full_well), self.adu_per_electron, self.bit_depth, self.offset,
                    self.gamma)
 
-    def detect(self, u, sample_pitch, wavelength: float, rng=None):
+    def detect(self, u: Array, sample_pitch: Pitch, wavelength: float, rng: Seed = None) -> Array:
         """Camera frame (ADU, real float array (..., *shape)) of the field ``u`` (sqrt(W)/m).
 
         ``rng``: a generator or a seed (None: fresh entropy; pass one for reproducible frames).
@@ -399,6 +402,6 @@ class Camera:
         map_on_pool(work, range(len(starts)), dynamic=True)  # a block does not depend on who draws it
         return out[0].reshape(u.shape[:-2] + out[0].shape[1:])
 
-    def detect_mean(self, u, sample_pitch, wavelength: float):
+    def detect_mean(self, u: Array, sample_pitch: Pitch, wavelength: float) -> Array:
         """Noise-free frame: the expected signal digitised (ADU)."""
         return self.digitize(self.mean_electrons(u, sample_pitch, wavelength))

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..backend import DEFAULT_COMPLEX, get_xp
 from ..grid import Grid
 from ..padding import pad_center
+from ..typing import Array, ArrayLike, DTypeLike
 from . import render
 from .slm import _check_bits, _check_method, check_resolution, gray_dtype, quantize
 
@@ -83,7 +85,8 @@ class InputDisplay:
         self.compensate_gamma = bool(self.compensate_gamma)
         ff = float(self.fill_factor)
         if not (np.isfinite(ff) and 0 < ff <= 1):
-            raise ValueError(f"fill_factor must be in (0, 1] (linear active fraction per axis), got {self.fill_factor!r}")
+            raise ValueError(f"fill_factor must be in (0, 1] (linear active fraction per axis), "
+                             f"got {self.fill_factor!r}")
         self.fill_factor = ff
         _check_method(self.quantization)
         self.name = str(self.name)
@@ -97,11 +100,11 @@ class InputDisplay:
         """The display as a :class:`Grid` (one sample per pixel)."""
         return Grid(self.resolution, self.pitch)
 
-    def replace(self, **changes) -> "InputDisplay":
+    def replace(self, **changes: Any) -> InputDisplay:
         """A copy with some settings changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
-    def embed(self, image):
+    def embed(self, image: ArrayLike) -> Array:
         """Centre a smaller image (..., h, w) in a zero frame of the display resolution (same dtype)."""
         xp = get_xp(image)
         image = xp.asarray(image)
@@ -112,7 +115,7 @@ class InputDisplay:
             raise ValueError(f"image of {(h, w)} pixels does not fit the display {self.resolution}; resize it first")
         return pad_center(image, self.resolution)
 
-    def frame(self, image):
+    def frame(self, image: ArrayLike) -> Array:
         """Gray levels (uint8/uint16, (..., ny, nx)) that show ``image``.
 
         Float (or bool) images must lie in [0, 1]: the wanted amplitude
@@ -138,7 +141,7 @@ class InputDisplay:
         s = image ** (1.0 / self.gamma) if self.compensate_gamma else image
         return quantize(s * self.max_gray, self.bit_depth, self.quantization)
 
-    def amplitude(self, frame):
+    def amplitude(self, frame: ArrayLike) -> Array:
         """Field amplitude (float64, 0..1) of each display pixel for gray levels ``frame``."""
         xp = get_xp(frame)
         frame = xp.asarray(frame)
@@ -147,7 +150,7 @@ class InputDisplay:
         s = (frame.astype(np.float64) / self.max_gray) ** self.gamma
         return s if self.mode == "amplitude" else xp.sqrt(s)
 
-    def field(self, image, grid: Grid, dtype=DEFAULT_COMPLEX):
+    def field(self, image: ArrayLike, grid: Grid, dtype: DTypeLike = DEFAULT_COMPLEX) -> Array:
         """Complex field (..., My, Mx) just after the display on ``grid`` (float image, or gray levels)."""
         if not isinstance(grid, Grid):
             raise TypeError(f"grid must be an optics4f.Grid, got {type(grid).__name__}")

@@ -37,6 +37,7 @@ import numpy as np
 
 from ..backend import get_xp
 from ..grid import Grid
+from ..typing import Array, ArrayLike
 
 __all__ = ["Encoded", "double_phase", "lee_hologram", "order_shift", "output_window", "encoding_fidelity"]
 
@@ -61,7 +62,7 @@ class Encoded:
     carrier: tuple
     unwanted_carrier: tuple
 
-    def aperture(self, grid: Grid, pitch: float, wavelength: float, f2: float):
+    def aperture(self, grid: Grid, pitch: float, wavelength: float, f2: float) -> np.ndarray:
         """Output-plane window (float64 on ``grid``) that keeps the wanted term and blocks the nearest other.
 
         Centred at lambda f2 nu / p; half-width per axis lambda f2 |nu - nu_unwanted| / (2 p), or the whole
@@ -101,7 +102,7 @@ def _centred_index(n, xp):
     return xp.arange(n, dtype=np.float64) - n // 2
 
 
-def double_phase(target, amax: float | None = None) -> Encoded:
+def double_phase(target: ArrayLike, amax: float | None = None) -> Encoded:
     """Double-phase encoding of the complex ``target`` (..., ny, nx) for a phase-only panel.
 
     Returns an :class:`Encoded` with the phase pattern (rad, in (-2 pi, 2 pi);
@@ -119,7 +120,7 @@ def double_phase(target, amax: float | None = None) -> Encoded:
     return Encoded(pattern, 1.0 / amax, (0.0, 0.0), (0.5, 0.5))
 
 
-def lee_hologram(target, carrier=(0.0, 0.25), amax: float | None = None) -> Encoded:
+def lee_hologram(target: ArrayLike, carrier: tuple[float, float] = (0.0, 0.25), amax: float | None = None) -> Encoded:
     """Binary-amplitude Lee hologram of the complex ``target`` (..., ny, nx) for a DMD.
 
     Parameters
@@ -147,14 +148,16 @@ def lee_hologram(target, carrier=(0.0, 0.25), amax: float | None = None) -> Enco
     return Encoded(pattern, 1.0 / (np.pi * amax), nu, (0.0, 0.0))
 
 
-def order_shift(carrier, pitch: float, wavelength: float, f2: float) -> tuple:
+def order_shift(carrier: float | tuple[float, float], pitch: float, wavelength: float,
+                f2: float) -> tuple[float, float]:
     """Output-plane position (y, x) in metres of a mask term with ``carrier`` (cycles per pixel)
     on a panel of ``pitch`` (m) in a 4f system with second lens ``f2`` (m): lambda f2 nu / p."""
     nu = np.broadcast_to(np.asarray(carrier, dtype=np.float64), (2,))
     return tuple(float(c) * wavelength * f2 / pitch for c in nu)
 
 
-def output_window(grid: Grid, center=(0.0, 0.0), half_width=None):
+def output_window(grid: Grid, center: tuple[float, float] = (0.0, 0.0),
+                  half_width: float | tuple[float, float] | None = None) -> np.ndarray:
     """Rectangular output-plane aperture on ``grid``: 1.0 where |y - y0| < hy and |x - x0| < hx, else 0.
 
     ``half_width`` (m): scalar or (hy, hx); default: the whole grid.
@@ -170,7 +173,7 @@ def output_window(grid: Grid, center=(0.0, 0.0), half_width=None):
     return (y[:, None] & x[None, :]).astype(np.float64)
 
 
-def encoding_fidelity(reference, test, window=None) -> dict:
+def encoding_fidelity(reference: Array, test: Array, window: Array | None = None) -> dict:
     """Agreement of an encoded output ``test`` with the ideal output ``reference`` inside ``window``.
 
     Returns dict(correlation, relative_error, scale, window_power_fraction):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_xp
+from ..typing import Array, ArrayLike
 from .detector import intensity
 
 __all__ = [
@@ -40,7 +41,7 @@ def step_phases(n_steps: int) -> np.ndarray:
     return 2 * np.pi * np.arange(int(n_steps)) / int(n_steps)
 
 
-def phase_shift_intensities(field, reference, phases):
+def phase_shift_intensities(field: Array, reference: complex | Array, phases: ArrayLike) -> Array:
     """Interferograms |field + reference e^{i theta_n}|^2, stacked on a new leading axis.
 
     field : (..., ny, nx) complex; reference : scalar or broadcastable complex
@@ -53,7 +54,7 @@ def phase_shift_intensities(field, reference, phases):
     return intensity(field[None] + rot * reference)
 
 
-def recover_field(intensities, reference, phases):
+def recover_field(intensities: Array, reference: complex | Array, phases: ArrayLike) -> Array:
     """Complex field from N >= 3 phase-shifted interferograms (least squares per pixel).
 
     intensities : (N, ..., ny, nx) real, measured with reference phases ``phases`` (N,) rad.
@@ -82,7 +83,7 @@ def recover_field(intensities, reference, phases):
     return (b + 1j * c) / (2 * xp.conj(ref))
 
 
-def split_kernel(kernel):
+def split_kernel(kernel: Array) -> tuple[Array, Array]:
     """(h+, h-) with h = h+ - h-, both >= 0 (real kernels only)."""
     xp = get_xp(kernel)
     if kernel.dtype.kind == "c":
@@ -90,7 +91,7 @@ def split_kernel(kernel):
     return xp.maximum(kernel, 0), xp.maximum(-kernel, 0)
 
 
-def pseudo_negative_combine(i_pos, i_neg):
+def pseudo_negative_combine(i_pos: Array, i_neg: Array) -> Array:
     """Signed amplitude sqrt(I+) - sqrt(I-) from the two passes' intensities (or counts).
 
     Valid when each pass's output field is real and of one sign (non-negative

@@ -12,6 +12,7 @@ full range at its design wavelength); override it with your calibration.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from .slm import SLM
 
@@ -47,7 +48,7 @@ def preset_names() -> list:
     return sorted(PRESETS)
 
 
-def slm_preset(name: str, **overrides) -> SLM:
+def slm_preset(name: str, **overrides: Any) -> SLM:
     """SLM with the native settings of panel ``name`` (case-insensitive), with ``overrides`` applied."""
     key = str(name).strip().lower()
     if key not in PRESETS:

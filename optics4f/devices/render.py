@@ -28,10 +28,15 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..backend import get_xp
+from ..typing import Array, ArrayModule, Pitch, Shape2
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 __all__ = [
     "pitch_ratio",
@@ -46,7 +51,8 @@ __all__ = [
 ]
 
 
-def pitch_ratio(panel_pitch, sim_pitch, name: str = "pitch", rtol: float = 1e-6) -> tuple:
+def pitch_ratio(panel_pitch: Pitch, sim_pitch: Pitch, name: str = "pitch",
+                rtol: float = 1e-6) -> tuple[int | float, int | float]:
     """Simulation samples per panel pixel (ky, kx) = panel pitch / simulation pitch (both m).
 
     A ratio within ``rtol`` of an integer is returned as that ``int`` (the exact,
@@ -66,7 +72,7 @@ def _as_ratio(r: float, rtol: float = 1e-6):
     return k if k >= 1 and abs(r - k) <= rtol * r else float(r)
 
 
-def is_integer_ratio(factor) -> bool:
+def is_integer_ratio(factor: float | tuple[float, float]) -> bool:
     """True when every entry of ``factor`` is an integer number of samples per pixel."""
     return all(isinstance(k, (int, np.integer)) or float(k).is_integer()
                for k in np.broadcast_to(np.asarray(factor, dtype=object), (2,)))
@@ -114,7 +120,7 @@ def _pixel_matrix_csr(n_panel: int, k: float, m_out: int, fill_factor: float):
                              shape=(m_out, n_panel))
 
 
-def pixel_matrix(n_panel: int, k: float, m_out: int, fill_factor: float = 1.0):
+def pixel_matrix(n_panel: int, k: float, m_out: int, fill_factor: float = 1.0) -> sparse.csr_matrix:
     """Area weights (m_out, n_panel) of ``n_panel`` pixels of ``k`` samples (any k > 0) on ``m_out``
     samples along one axis, as a SciPy CSR matrix: W[i, j] is the fraction of sample cell i that
     the active part of pixel j covers (module docstring); each column sums to fill_factor * k
@@ -202,7 +208,8 @@ def _factor_pair(factor) -> tuple:
     return pair
 
 
-def render_pixels(values, factor, out_shape, fill_factor: float = 1.0):
+def render_pixels(values: Array, factor: float | tuple[float, float], out_shape: Shape2,
+                  fill_factor: float = 1.0) -> Array:
     """Draw pixel ``values`` (..., ny, nx) onto a (..., My, Mx) grid with ``factor`` samples per pixel.
 
     Parameters
@@ -232,7 +239,8 @@ def render_pixels(values, factor, out_shape, fill_factor: float = 1.0):
     return xp.ascontiguousarray(xp.swapaxes(out, -1, -2))
 
 
-def render_pixels_adjoint(field, factor, panel_shape, fill_factor: float = 1.0):
+def render_pixels_adjoint(field: Array, factor: float | tuple[float, float], panel_shape: Shape2,
+                          fill_factor: float = 1.0) -> Array:
     """Adjoint of :func:`render_pixels`: (..., My, Mx) -> (..., ny, nx), the weighted sum over each pixel.
 
     With fill_factor 1 and values given as energy densities this integrates a
@@ -247,7 +255,8 @@ def render_pixels_adjoint(field, factor, panel_shape, fill_factor: float = 1.0):
     return xp.ascontiguousarray(xp.swapaxes(out, -1, -2))
 
 
-def panel_footprint(panel_shape, factor, out_shape, xp=np):
+def panel_footprint(panel_shape: Shape2, factor: float | tuple[float, float], out_shape: Shape2,
+                    xp: ArrayModule = np) -> Array:
     """Fraction (0..1) of each simulation sample covered by the panel (all pixels, dead zones included)."""
     ones = xp.ones(tuple(panel_shape), dtype=np.float64)
     return render_pixels(ones, factor, out_shape, 1.0)
@@ -267,7 +276,7 @@ def gaussian_kernel1d(sigma: float, truncate: float = 4.0) -> np.ndarray:
     return w / w.sum()
 
 
-def smooth(a, sigma, mode: str = "nearest", truncate: float = 4.0):
+def smooth(a: Array, sigma: float | tuple[float, float], mode: str = "nearest", truncate: float = 4.0) -> Array:
     """Separable Gaussian smoothing of the last two axes of a real array; ``sigma`` = (sy, sx) in samples.
 
     ``mode`` is the boundary rule of ``scipy.ndimage`` ('nearest': the edge

@@ -39,6 +39,8 @@ import warnings
 
 import numpy as np
 
+from ..typing import DTypeLike
+
 __all__ = ["poisson_counts", "normal_deviates", "compiled_available"]
 
 _CHUNK = 16384  # elements per pass: the scratch rows (128 KiB each) stay in a core's L2 cache
@@ -52,7 +54,7 @@ def compiled_available() -> bool:
     return _compiled() is not None
 
 
-def poisson_counts(mean, key: int, out=None, offset: int = 0):
+def poisson_counts(mean: np.ndarray, key: int, out: np.ndarray | None = None, offset: int = 0) -> np.ndarray:
     """Exact Poisson samples (photoelectrons) with the given means.
 
     mean : NumPy float32 or float64 array, any shape (electrons; negative means give 0).
@@ -79,7 +81,7 @@ def poisson_counts(mean, key: int, out=None, offset: int = 0):
     return out
 
 
-def normal_deviates(shape, key: int, dtype=np.float32, offset: int = 0):
+def normal_deviates(shape: tuple[int, ...], key: int, dtype: DTypeLike = np.float32, offset: int = 0) -> np.ndarray:
     """Standard normal deviates of ``shape``, float32 or float64, on the stream ``key`` (independent
     of the Poisson stream of the same key); ``offset`` as for :func:`poisson_counts`.
 

@@ -60,11 +60,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..backend import DEFAULT_COMPLEX, get_xp
 from ..grid import Grid
+from ..typing import Array, ArrayLike, DTypeLike, Shape2
 from . import render
 from ..validate import physical
 
@@ -89,7 +91,7 @@ _EPS = 1e-6  # gray values within 1e-6 of a level count as that level (float rou
 
 
 # ----------------------------------------------------------------------------- pure functions
-def check_resolution(resolution) -> tuple:
+def check_resolution(resolution: Shape2) -> tuple[int, int]:
     """(ny, nx) panel resolution in pixels as two positive ints; a clear error otherwise."""
     try:
         res = tuple(int(r) for r in resolution)
@@ -114,7 +116,7 @@ def _check_bits(bit_depth, name="bit_depth") -> int:
     return int(bit_depth)
 
 
-def gray_dtype(bit_depth: int):
+def gray_dtype(bit_depth: int) -> type[np.unsignedinteger]:
     """uint8 for up to 8 bits, uint16 up to 16 bits."""
     return np.uint8 if _check_bits(bit_depth) <= 8 else np.uint16
 
@@ -130,7 +132,7 @@ def _finite(a, name):
         raise ValueError(f"{name} contains NaN or Inf; clean it first (e.g. numpy.nan_to_num)")
 
 
-def quantize(x, bit_depth: int, method: str = "round"):
+def quantize(x: Array, bit_depth: int, method: str = "round") -> Array:
     """Integer gray levels of real gray values ``x`` (in units of one level), clipped to 0..2^bits-1.
 
     ``'floor'``: floor(x); ``'round'``: floor(x + 1/2) (halves go up). Values
@@ -153,7 +155,7 @@ def linear_phase_lut(bit_depth: int, gray_2pi: float, sign: int = -1) -> np.ndar
     return sign * _TWO_PI * np.arange(2**bits, dtype=np.float64) / float(gray_2pi)
 
 
-def gray_to_phase(gray, lut, scale: float = 1.0):
+def gray_to_phase(gray: Array, lut: ArrayLike, scale: float = 1.0) -> Array:
     """Phase (rad, float64) shown by gray levels ``gray`` (integers) with table ``lut``, times ``scale``.
 
     ``scale`` = design_wavelength / wavelength.
@@ -163,8 +165,8 @@ def gray_to_phase(gray, lut, scale: float = 1.0):
     return lut[xp.asarray(gray).astype(np.intp)] * float(scale)
 
 
-def phase_to_gray_linear(phase, bit_depth: int, gray_2pi: float, sign: int = -1, method: str = "round",
-                         scale: float = 1.0):
+def phase_to_gray_linear(phase: Array, bit_depth: int, gray_2pi: float, sign: int = -1, method: str = "round",
+                         scale: float = 1.0) -> Array:
     """Gray levels that show ``phase`` (rad, at the working wavelength) on a linear panel.
 
     x = gray_2pi * mod(sign * phase, 2 pi) / (2 pi * scale), quantised; levels
@@ -185,7 +187,7 @@ def phase_to_gray_linear(phase, bit_depth: int, gray_2pi: float, sign: int = -1,
     return xp.clip(g, 0, top).astype(gray_dtype(bits))
 
 
-def check_lut(lut, bit_depth: int, name: str = "lut") -> np.ndarray:
+def check_lut(lut: ArrayLike, bit_depth: int, name: str = "lut") -> np.ndarray:
     """Validate a gray-level table: 1-D, length 2^bit_depth, finite, strictly monotonic. Returns float64."""
     bits = _check_bits(bit_depth)
     a = np.asarray(lut, dtype=np.float64) if not hasattr(lut, "get") else np.asarray(lut.get(), dtype=np.float64)
@@ -202,7 +204,7 @@ def check_lut(lut, bit_depth: int, name: str = "lut") -> np.ndarray:
     return a
 
 
-def invert_lut(values, lut, method: str = "round", period: float | None = None):
+def invert_lut(values: Array, lut: ArrayLike, method: str = "round", period: float | None = None) -> Array:
     """Gray levels whose table entries best match ``values`` (inverse of a strictly monotonic ``lut``).
 
     Parameters
@@ -248,7 +250,7 @@ def invert_lut(values, lut, method: str = "round", period: float | None = None):
     return g.astype(np.uint8 if n <= 256 else np.uint16)
 
 
-def fringing(phase, sigma_px, mode: str = "nearest"):
+def fringing(phase: Array, sigma_px: float | tuple[float, float], mode: str = "nearest") -> Array:
     """Fringing-field crosstalk: Gaussian smoothing of a phase map (rad) with ``sigma_px`` = (sy, sx) samples."""
     return render.smooth(phase, sigma_px, mode=mode)
 
@@ -406,11 +408,11 @@ class SLM:
         'unmodulated' dead zone, else 0): it images the input on the optical axis (zero order)."""
         return 1.0 - self.fill_factor ** 2 if self.effective_dead_zone == "unmodulated" else 0.0
 
-    def replace(self, **changes) -> "SLM":
+    def replace(self, **changes: Any) -> SLM:
         """A copy with some settings changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
-    def wavelength_scale(self, wavelength=None) -> float:
+    def wavelength_scale(self, wavelength: float | None = None) -> float:
         """lambda_design / lambda (1 without a design wavelength or a working wavelength)."""
         if wavelength is None or self.design_wavelength is None:
             return 1.0
@@ -422,7 +424,7 @@ class SLM:
         return self.lut if self.lut is not None else linear_phase_lut(self.bit_depth, self.gray_2pi, self.sign)
 
     # -- frames ------------------------------------------------------------------------------
-    def phase_to_gray(self, phase, wavelength=None):
+    def phase_to_gray(self, phase: Array, wavelength: float | None = None) -> Array:
         """Frame (uint8/uint16, panel shape, leading axes kept) that shows ``phase`` (rad) at ``wavelength``.
 
         The flatness correction is added first, then the phase is wrapped, converted
@@ -439,13 +441,13 @@ class SLM:
         # table in working-wavelength units; one period is 2 pi there
         return invert_lut(phase, self.lut * scale, self.quantization, period=_TWO_PI)
 
-    def gray_to_phase(self, frame, wavelength=None):
+    def gray_to_phase(self, frame: Array, wavelength: float | None = None) -> Array:
         """Phase (rad, float64) that the panel shows for ``frame`` at ``wavelength``."""
         self._need("phase")
         frame = self._check_frame(frame)
         return gray_to_phase(frame, self.phase_lut(), self.wavelength_scale(wavelength))
 
-    def amplitude_to_gray(self, amplitude):
+    def amplitude_to_gray(self, amplitude: Array) -> Array:
         """Frame for an amplitude target in [0, 1] (modes 'amplitude' and 'binary')."""
         if self.mode not in ("amplitude", "binary"):
             raise ValueError(f"amplitude_to_gray needs mode 'amplitude' or 'binary', this SLM is {self.mode!r}")
@@ -458,7 +460,7 @@ class SLM:
             return quantize(a * self.max_gray, self.bit_depth, self.quantization)
         return invert_lut(a, self.lut, self.quantization).astype(gray_dtype(self.bit_depth))
 
-    def gray_to_amplitude(self, frame):
+    def gray_to_amplitude(self, frame: Array) -> Array:
         """Amplitude (float64, 0..1) of ``frame`` (modes 'amplitude' and 'binary')."""
         if self.mode not in ("amplitude", "binary"):
             raise ValueError(f"gray_to_amplitude needs mode 'amplitude' or 'binary', this SLM is {self.mode!r}")
@@ -468,7 +470,7 @@ class SLM:
             return xp.asarray(self.lut)[frame.astype(np.intp)]
         return frame.astype(np.float64) / self.max_gray
 
-    def encode(self, target, wavelength=None):
+    def encode(self, target: Array, wavelength: float | None = None) -> Array:
         """Frame for ``target``: a phase (rad) in mode 'phase', an amplitude (0..1) in 'amplitude'/'binary',
         a complex array (returned as complex128, no quantisation) in 'complex'."""
         if self.mode == "phase":
@@ -478,7 +480,7 @@ class SLM:
         t = self._check_target(target, "target", real=False)
         return t.astype(np.complex128)
 
-    def modulation(self, frame, wavelength=None):
+    def modulation(self, frame: Array, wavelength: float | None = None) -> Array:
         """Complex value (complex128) of each pixel for ``frame`` at ``wavelength`` (panel shape)."""
         xp = get_xp(frame)
         if self.mode == "phase":
@@ -492,7 +494,8 @@ class SLM:
         """(ky, kx) simulation samples per panel pixel on ``grid`` (error unless integers)."""
         return render.pitch_ratio(self.pitch, grid.pitch, name=f"SLM {self.name!r} on the simulation grid")
 
-    def transmission(self, frame, grid: Grid, wavelength=None, dtype=DEFAULT_COMPLEX):
+    def transmission(self, frame: Array, grid: Grid, wavelength: float | None = None,
+                     dtype: DTypeLike = DEFAULT_COMPLEX) -> Array:
         """Complex transmission (..., My, Mx) of ``frame`` on the simulation ``grid`` (centred order).
 
         Without fringing, each sample is the exact area average of the panel
@@ -512,7 +515,7 @@ class SLM:
 
         return pixel_transmission(ARRAY_OPS, self, grid, self.shown(frame, wavelength), dtype)
 
-    def shown(self, frame, wavelength=None):
+    def shown(self, frame: Array, wavelength: float | None = None) -> Array:
         """What each pixel shows for ``frame`` (panel shape): the phase (rad, float64) of a phase panel,
         the complex value (complex128) otherwise; :func:`~optics4f.devices.slm_transmission.pixel_transmission`
         draws it on a simulation grid."""
@@ -520,7 +523,8 @@ class SLM:
             return self.gray_to_phase(frame, wavelength)
         return self.modulation(frame, wavelength)
 
-    def mask(self, target, grid: Grid, wavelength=None, dtype=DEFAULT_COMPLEX):
+    def mask(self, target: Array, grid: Grid, wavelength: float | None = None,
+             dtype: DTypeLike = DEFAULT_COMPLEX) -> Array:
         """Rendered transmission of ``target`` (see :meth:`encode`) on ``grid``."""
         return self.transmission(self.encode(target, wavelength), grid, wavelength, dtype)
 

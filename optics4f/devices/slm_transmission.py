@@ -21,10 +21,16 @@ fraction inside the pixels' active areas.
 """
 from __future__ import annotations
 
+from typing import Any
+
+from ..grid import Grid
+from ..typing import Array
+from .slm import SLM
+
 __all__ = ["pixel_transmission"]
 
 
-def pixel_transmission(ops, slm, grid, shown, dtype):
+def pixel_transmission(ops: Any, slm: SLM, grid: Grid, shown: Array, dtype: Any) -> Array:
     """Complex transmission (..., My, Mx) on ``grid`` of a panel showing ``shown``.
 
     Parameters

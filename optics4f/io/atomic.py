@@ -29,7 +29,11 @@ import shutil
 import stat
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import IO, Any
+
+from ..typing import PathLike
 
 __all__ = ["atomic_path", "atomic_open", "atomic_write", "atomic_dir", "check_writable", "refuse_inputs",
            "clean_stale", "check_disk_space", "umask_mode", "STALE_AGE_S"]
@@ -64,7 +68,7 @@ def _apply_umask(path, is_dir: bool = False) -> None:
         pass  # a file system without POSIX modes
 
 
-def check_writable(path, overwrite: bool) -> Path:
+def check_writable(path: PathLike, overwrite: bool) -> Path:
     """``path`` as a Path; raise FileExistsError when it exists and ``overwrite`` is False."""
     path = Path(path)
     if path.is_dir():
@@ -83,7 +87,7 @@ def _same(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
 
 
-def refuse_inputs(out, inputs, what: str = "output") -> None:
+def refuse_inputs(out: PathLike, inputs: Iterable[PathLike | None], what: str = "output") -> None:
     """Raise ValueError when ``out`` is (or, as a folder, contains) one of ``inputs`` (paths or None).
 
     ``what`` names the output in the message (a flag such as ``--report``)."""
@@ -123,7 +127,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def clean_stale(folder, name: str, max_age_s: float = STALE_AGE_S) -> list:
+def clean_stale(folder: PathLike, name: str, max_age_s: float = STALE_AGE_S) -> list:
     """Remove ``.NAME.*.tmp`` files/folders left in ``folder`` by interrupted writes; returns the removed paths.
 
     A temporary named ``.NAME.<pid>.<random>.tmp`` is removed when process ``pid`` is dead; one without a
@@ -163,7 +167,7 @@ def clean_stale(folder, name: str, max_age_s: float = STALE_AGE_S) -> list:
     return removed
 
 
-def check_disk_space(folder, nbytes: float, what: str) -> None:
+def check_disk_space(folder: PathLike, nbytes: float, what: str) -> None:
     """Raise OSError(ENOSPC) before writing when ``folder``'s file system has less than ``nbytes`` free.
 
     Some writers (h5py) can crash the process on a full disk; refusing first keeps the error clean."""
@@ -194,7 +198,8 @@ def _fsync(name, is_dir: bool = False):
 
 
 @contextlib.contextmanager
-def atomic_path(path, overwrite: bool = False, suffix: str = ".tmp", inputs=()):
+def atomic_path(path: PathLike, overwrite: bool = False, suffix: str = ".tmp",
+                inputs: Iterable[PathLike | None] = ()) -> Iterator[Path]:
     """Context manager yielding a temporary path; on success it becomes ``path``.
 
     Use it with writers that want a file name (h5py, numpy.save)::
@@ -224,10 +229,11 @@ def atomic_path(path, overwrite: bool = False, suffix: str = ".tmp", inputs=()):
             try:
                 os.link(tmp, path)  # fails if path exists: no clobbering race
             except FileExistsError:
-                raise FileExistsError(f"{str(path)!r} appeared while writing; pass overwrite=True to replace it")
+                raise FileExistsError(
+                    f"{str(path)!r} appeared while writing; pass overwrite=True to replace it") from None
             except OSError:
                 if path.exists():
-                    raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it")
+                    raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it") from None
                 os.replace(tmp, path)  # file system without hard links
             else:
                 os.unlink(tmp)
@@ -238,7 +244,8 @@ def atomic_path(path, overwrite: bool = False, suffix: str = ".tmp", inputs=()):
 
 
 @contextlib.contextmanager
-def atomic_open(path, mode: str = "w", overwrite: bool = False, inputs=(), **kwargs):
+def atomic_open(path: PathLike, mode: str = "w", overwrite: bool = False, inputs: Iterable[PathLike | None] = (),
+                **kwargs: Any) -> Iterator[IO]:
     """``open``-like context manager ('w' or 'wb' modes) that writes atomically (see :func:`atomic_path`)."""
     if mode not in ("w", "wb", "wt"):
         raise ValueError(f"mode must be 'w', 'wt' or 'wb' for an atomic write, got {mode!r}")
@@ -248,7 +255,8 @@ def atomic_open(path, mode: str = "w", overwrite: bool = False, inputs=(), **kwa
             fh.flush()
 
 
-def atomic_write(path, write_fn, mode: str = "wb", overwrite: bool = True, mkdir: bool = True, inputs=()) -> Path:
+def atomic_write(path: PathLike, write_fn: Callable[[IO], object], mode: str = "wb", overwrite: bool = True,
+                 mkdir: bool = True, inputs: Iterable[PathLike | None] = ()) -> Path:
     """Call ``write_fn(file)`` on a temporary file next to ``path``, then rename it onto ``path``.
 
     ``mkdir``: create missing parent folders first. Returns ``path``."""
@@ -308,7 +316,8 @@ def _switch_in(tmp: Path, out: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(out, overwrite: bool = False, inputs=(), what: str = "output folder"):
+def atomic_dir(out: PathLike, overwrite: bool = False, inputs: Iterable[PathLike | None] = (),
+               what: str = "output folder") -> Iterator[Path]:
     """Context manager yielding a new, empty hidden folder next to ``out``; write the whole set into it.
 
     On success the folder is switched in as ``out`` with one rename (the previous ``out`` stays complete

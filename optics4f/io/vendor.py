@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..typing import ArrayLike, PathLike
+
 __all__ = ["read_gray_image", "read_correction_image", "write_correction_image", "read_santec_csv_phase",
            "read_lut_text", "lut_table", "slmsuite_phase_to_gray", "slmsuite_gray_to_phase", "read_slmsuite_phase",
            "write_slmsuite_phase", "load_flatness", "IMAGE_SUFFIXES"]
@@ -51,7 +53,7 @@ def _file(path) -> Path:
     return path
 
 
-def read_gray_image(path) -> tuple:
+def read_gray_image(path: PathLike) -> tuple[np.ndarray, int]:
     """(gray levels (ny, nx) int64, bits of the image container: 8 or 16) of a one-channel image."""
     from PIL import Image, UnidentifiedImageError
 
@@ -96,7 +98,7 @@ def _wavelength_scale(vendor_wavelength, wavelength) -> float:
     return float(vendor_wavelength) / float(wavelength)
 
 
-def read_correction_image(path, *, gray_2pi: float | None = None, vendor_wavelength: float | None = None,
+def read_correction_image(path: PathLike, *, gray_2pi: float | None = None, vendor_wavelength: float | None = None,
                           wavelength: float | None = None, sign: int = -1, bit_depth: int | None = None,
                           convention: str = "linear") -> np.ndarray:
     """Flatness correction (rad, (ny, nx) float64) from a vendor's gray image (see the module docstring).
@@ -122,8 +124,8 @@ def read_correction_image(path, *, gray_2pi: float | None = None, vendor_wavelen
     return sign * _TWO_PI * g / top * scale
 
 
-def write_correction_image(path, phase, *, gray_2pi: float | None = None, bit_depth: int = 8, sign: int = -1,
-                           overwrite: bool = False) -> Path:
+def write_correction_image(path: PathLike, phase: ArrayLike, *, gray_2pi: float | None = None, bit_depth: int = 8,
+                           sign: int = -1, overwrite: bool = False) -> Path:
     """Write a correction (rad) as a gray image (BMP for 8 bits, else PNG/TIFF by the suffix) that
     :func:`read_correction_image` with the same settings reads back within one gray level:
     g = rint(sign phi gray_2pi / 2 pi) modulo gray_2pi."""
@@ -154,7 +156,7 @@ def write_correction_image(path, phase, *, gray_2pi: float | None = None, bit_de
     return Path(path)
 
 
-def read_santec_csv_phase(path, bit_depth: int = 10, wavelength_scale: float = 1.0) -> np.ndarray:
+def read_santec_csv_phase(path: PathLike, bit_depth: int = 10, wavelength_scale: float = 1.0) -> np.ndarray:
     """Santec correction CSV (header row of X indices, a Y index per row, then gray levels) -> phase (rad)
     -2 pi g / 2^bit_depth (slmsuite's Santec convention), times ``wavelength_scale``."""
     path = _file(path)
@@ -170,7 +172,7 @@ def read_santec_csv_phase(path, bit_depth: int = 10, wavelength_scale: float = 1
 _SPLIT = re.compile(r"[\s,;]+")
 
 
-def read_lut_text(path, unit: str = "rad") -> dict:
+def read_lut_text(path: PathLike, unit: str = "rad") -> dict:
     """A two-column LUT text file -> {"kind": "phase" or "gray", "gray": (n,) int, "value": (n,) float}.
 
     "gray": the second column is an integer drive level for every input level (a gray -> gray table);
@@ -228,20 +230,20 @@ def lut_table(table: dict, levels: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------ slmsuite
-def slmsuite_phase_to_gray(phase, bit_depth: int = 8) -> np.ndarray:
+def slmsuite_phase_to_gray(phase: ArrayLike, bit_depth: int = 8) -> np.ndarray:
     """slmsuite's linear phase -> gray map: (rint(-phase 2^b / 2 pi) - 1) mod 2^b (uint8/uint16)."""
     n = 2 ** int(bit_depth)
     idx = np.rint(-np.asarray(phase, dtype=np.float64) * n / _TWO_PI).astype(np.int64) - 1
     return np.mod(idx, n).astype(np.uint8 if bit_depth <= 8 else np.uint16)
 
 
-def slmsuite_gray_to_phase(gray, bit_depth: int = 8) -> np.ndarray:
+def slmsuite_gray_to_phase(gray: ArrayLike, bit_depth: int = 8) -> np.ndarray:
     """The phase in [0, 2 pi) that :func:`slmsuite_phase_to_gray` maps onto ``gray``: -(g + 1) 2 pi / 2^b."""
     n = 2 ** int(bit_depth)
     return np.mod(-(np.asarray(gray, dtype=np.float64) + 1) * _TWO_PI / n, _TWO_PI)
 
 
-def read_slmsuite_phase(path) -> tuple:
+def read_slmsuite_phase(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
     """(phase rad float64, display integer frame) of a slmsuite phase file (``SLM.save_phase``)."""
     import h5py
 
@@ -256,7 +258,7 @@ def read_slmsuite_phase(path) -> tuple:
         return np.asarray(f["phase"][()], dtype=np.float64), np.asarray(f["display"][()])
 
 
-def write_slmsuite_phase(path, phase, bit_depth: int = 8, overwrite: bool = False) -> Path:
+def write_slmsuite_phase(path: PathLike, phase: ArrayLike, bit_depth: int = 8, overwrite: bool = False) -> Path:
     """A slmsuite phase file: ``phase`` (float32 rad), ``display`` (slmsuite's gray frame of it) and
     ``__version__`` (bytes, as slmsuite's save_h5 writes strings); slmsuite's ``load_phase`` reads it."""
     import h5py
@@ -301,7 +303,7 @@ def _parse_spec(spec: str) -> tuple:
     return Path(head), out
 
 
-def load_flatness(spec, wavelength: float | None = None) -> np.ndarray:
+def load_flatness(spec: PathLike, wavelength: float | None = None) -> np.ndarray:
     """A flatness correction (rad at ``wavelength``) from a file: a vendor gray image (.bmp/.png/.tif, settings
     as ``FILE:gray_2pi=205,wavelength=633e-9``; :func:`read_correction_image`), a Santec CSV (.csv), a
     slmsuite phase file (.h5: its ``phase``), or a phase map in rad (.npy or a text matrix)."""

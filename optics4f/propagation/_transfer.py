@@ -10,6 +10,7 @@ from ..fft import get_padded_filter
 from ..grid import Grid, padded_size
 from ..operator import LinearOperator
 from ..padding import center_offsets
+from ..typing import Array, DTypeLike, Pitch, Shape2
 
 _CACHE: "OrderedDict" = OrderedDict()
 _CACHE_SIZE = 16
@@ -74,8 +75,8 @@ class TransferPropagator(LinearOperator):
 
     kind = "transfer"
 
-    def __init__(self, shape, pitch, wavelength, z, pad=2.0, band_limit=True, dtype=DEFAULT_COMPLEX,
-                 strict=False):
+    def __init__(self, shape: Shape2, pitch: Pitch, wavelength: float, z: float, pad: float = 2.0,
+                 band_limit: bool = True, dtype: DTypeLike = DEFAULT_COMPLEX, strict: bool = False) -> None:
         from ..grid import check_padded_memory
         from ..validate import finite, physical
 
@@ -123,10 +124,10 @@ class TransferPropagator(LinearOperator):
                                  "forward", "backward", like=u)
         return filt(u, h)
 
-    def apply(self, u):
+    def apply(self, u: Array) -> Array:
         """Propagate ``u`` (..., ny, nx) by ``z``; returns a new array on the same grid."""
         return self._run(self._check_input(u, self.in_grid, "u"), conj=False)
 
-    def adjoint(self, v):
+    def adjoint(self, v: Array) -> Array:
         """Adjoint of :meth:`apply` (equals propagation by -z for a lossless transfer)."""
         return self._run(self._check_input(v, self.out_grid, "v"), conj=True)

@@ -13,13 +13,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import DEFAULT_COMPLEX
+from ..grid import Grid
 from ..sampling import warn_sampling
+from ..typing import Array, ArrayLike, Pitch
 from ._transfer import TransferPropagator, band_limit_frequencies
 
 __all__ = ["AngularSpectrum", "propagate_asm", "asm_transfer_function"]
 
 
-def asm_transfer_function(grid, wavelength: float, z: float, band_limit: bool = True) -> np.ndarray:
+def asm_transfer_function(grid: Grid, wavelength: float, z: float, band_limit: bool = True) -> np.ndarray:
     """Exact ASM transfer function on ``grid`` (complex128, unshifted order).
 
     Parameters
@@ -100,8 +102,8 @@ def _required_width(z, wavelength, fmax):
     return 2.0 * abs(z) / np.sqrt(q) if q > 0 else np.inf
 
 
-def propagate_asm(u, pitch, wavelength: float, z: float, pad: float = 2.0, band_limit: bool = True,
-                  strict: bool = False):
+def propagate_asm(u: ArrayLike, pitch: Pitch, wavelength: float, z: float, pad: float = 2.0, band_limit: bool = True,
+                  strict: bool = False) -> Array:
     """Propagate field ``u`` (..., ny, nx) by ``z`` metres with the angular spectrum method.
 
     The dtype follows ``u`` (float promoted to complex); the transfer function

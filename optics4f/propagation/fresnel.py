@@ -10,13 +10,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import DEFAULT_COMPLEX, as_field
+from ..grid import Grid
 from ..sampling import warn_sampling
+from ..typing import Array, ArrayLike, DTypeLike, Pitch, Shape2
 from ._transfer import TransferPropagator, band_limit_frequencies
 
 __all__ = ["FresnelTF", "propagate_fresnel", "fresnel_transfer_function"]
 
 
-def fresnel_transfer_function(grid, wavelength: float, z: float, band_limit: bool = False) -> np.ndarray:
+def fresnel_transfer_function(grid: Grid, wavelength: float, z: float, band_limit: bool = False) -> np.ndarray:
     """Fresnel transfer function on ``grid`` (complex128, unshifted order), including exp(ikz)."""
     fy, fx = grid.freqs()
     f2 = fy[:, None] ** 2 + fx[None, :] ** 2
@@ -38,8 +40,8 @@ class FresnelTF(TransferPropagator):
 
     kind = "fresnel"
 
-    def __init__(self, shape, pitch, wavelength, z, pad=2.0, band_limit=False, dtype=DEFAULT_COMPLEX,
-                 strict=False):
+    def __init__(self, shape: Shape2, pitch: Pitch, wavelength: float, z: float, pad: float = 2.0,
+                 band_limit: bool = False, dtype: DTypeLike = DEFAULT_COMPLEX, strict: bool = False) -> None:
         super().__init__(shape, pitch, wavelength, z, pad=pad, band_limit=band_limit, dtype=dtype,
                          strict=strict)
 
@@ -62,8 +64,8 @@ class FresnelTF(TransferPropagator):
                 break
 
 
-def propagate_fresnel(u, pitch, wavelength: float, z: float, pad: float = 2.0, band_limit: bool = False,
-                      strict: bool = False):
+def propagate_fresnel(u: ArrayLike, pitch: Pitch, wavelength: float, z: float, pad: float = 2.0,
+                      band_limit: bool = False, strict: bool = False) -> Array:
     """Propagate ``u`` (..., ny, nx) by ``z`` metres with the Fresnel transfer function."""
     u = as_field(u)
     op = FresnelTF(u.shape[-2:], pitch, wavelength, z, pad=pad, band_limit=band_limit, dtype=u.dtype,

@@ -504,7 +504,8 @@ class SystemConfig:
         image = np.asarray(self.display.resolution) * self.display.pitch * f2 / f1
         if np.any(spacing < image * (1 - 1e-9)):
             warn_sampling(
-                f"the SLM pixels ({self.slm.pitch:.4g} m) replicate the output every lambda*f2/p_slm = {spacing:.4g} m, "
+                f"the SLM pixels ({self.slm.pitch:.4g} m) replicate the output every lambda*f2/p_slm = "
+                f"{spacing:.4g} m, "
                 f"closer than the image extent {image.max():.4g} m: the replicas overlap the image. Use a finer SLM "
                 "pitch or a longer f2 relative to f1", strict=strict)
         # Tiles must fit the output plane and the camera, and their ramps must be sampled by the SLM.

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from ..grid import fast_padded_size
+from ..typing import Shape2
 
 __all__ = ["bench_pad", "slm_samples_needed"]
 
@@ -30,7 +31,7 @@ def slm_samples_needed(sample_pitch: float, wavelength: float, f1: float, slm_pi
     return samples_per_pixel * wavelength * f1 / (sample_pitch * slm_pitch)
 
 
-def bench_pad(grid_shape, sample_pitch: float, wavelength: float, f1: float, slm_pitch: float,
+def bench_pad(grid_shape: Shape2, sample_pitch: float, wavelength: float, f1: float, slm_pitch: float,
               pad: float = 2.0, samples_per_pixel: float = 1.0) -> float:
     """Zero-padding factor (for ``SystemConfig.pad``) of a ``grid_shape`` input plane sampled at
     ``sample_pitch`` (m) that gives at least ``samples_per_pixel`` Fourier samples per SLM pixel

@@ -46,6 +46,7 @@ from ..ops import ARRAY_OPS
 from ..propagation import AngularSpectrum
 from ..pupil import circular_pupil
 from ..sampling import warn_sampling
+from ..typing import Array, ArrayLike, DTypeLike, Seed, Shape2
 from ..devices.detector import make_rng, mean_electrons
 from ..devices.encoding import double_phase, lee_hologram, order_shift
 from ..devices.holography import pseudo_negative_combine, recover_field, split_kernel, step_phases
@@ -53,7 +54,8 @@ from ..validate import finite_array, physical
 from .config import SystemConfig
 from .misalignment import camera_defocus_factor, fourier_defocus_factors, linear_phase, resample_mask, slm_shift_ramps
 from .slm_sampler import SLMSampler, pixel_centres
-from .stages import CameraStage, ChannelMasks, DisplayStage, FourierTransmission, HardwarePipeline, OpticalPass, TileStage
+from .stages import (CameraStage, ChannelMasks, DisplayStage, FourierTransmission, HardwarePipeline, OpticalPass,
+                     TileStage)
 
 __all__ = ["Hardware4f"]
 
@@ -72,7 +74,8 @@ class Hardware4f:
         Spline order of the SLM-rotation resampling (0 nearest, 1 linear, 3 cubic).
     """
 
-    def __init__(self, config: SystemConfig, strict: bool = False, dtype=DEFAULT_COMPLEX, rotation_order: int = 1):
+    def __init__(self, config: SystemConfig, strict: bool = False, dtype: DTypeLike = DEFAULT_COMPLEX,
+                 rotation_order: int = 1) -> None:
         if not isinstance(config, SystemConfig):
             raise TypeError(f"config must be a SystemConfig, got {type(config).__name__}")
         self.config = cfg = config
@@ -145,7 +148,7 @@ class Hardware4f:
         (encoded, rendered, misaligned: what :meth:`forward` uses); None before set_masks."""
         return None if self._masks is None else list(self._masks)
 
-    def fourier_factor(self, like, wavelength=None):
+    def fourier_factor(self, like: Array, wavelength: float | None = None) -> Array | None:
         """The elementwise Fourier-plane factor (SLM tilt, camera defocus, iris, encoding carrier)
         on the backend of ``like`` in the system dtype, or None when there is none. It multiplies
         the SLM transmission (:meth:`fourier_mask` includes it already)."""
@@ -165,7 +168,7 @@ class Hardware4f:
             self._cache[key] = get_xp(like).asarray(a.astype(self.dtype))
         return self._cache[key]
 
-    def phase_factors(self, like=None) -> tuple:
+    def phase_factors(self, like: Array | None = None) -> tuple[Array | None, Array | None]:
         """(input, output) elementwise factors of the misalignments on ``in_grid`` / ``out_grid``
         (arrays in this system's dtype on the backend of ``like``, or None when trivial), as
         :meth:`propagate` applies them: v = out * FourF(in * u, fourier_mask). Does not include
@@ -174,11 +177,11 @@ class Hardware4f:
         return self._factor("_f_in", like), self._factor("_f_out", like)
 
     @property
-    def camera_propagator(self):
+    def camera_propagator(self) -> AngularSpectrum | None:
         """The AngularSpectrum applied to the output (camera and Fourier defocus together), or None."""
         return self._camera_asm
 
-    def check_kernel(self, kernel_shape, strict: bool = False):
+    def check_kernel(self, kernel_shape: Shape2, strict: bool = False) -> None:
         """Errors or warnings when kernels of ``kernel_shape`` (kh, kw) input samples cannot be
         represented: the output support (display + kernel - 1 samples) must fit the padded grid
         (else the convolution is circular), a layout tile (else channels overlap), and the
@@ -221,7 +224,7 @@ class Hardware4f:
                 "a finer pitch (or a longer f2)")
 
     # -- planes ----------------------------------------------------------------------------------------
-    def input_field(self, images):
+    def input_field(self, images: ArrayLike) -> Array:
         """Field (..., ny, nx) on ``in_grid`` of images on the display, sqrt(W)/m.
 
         ``images``: float in [0, 1] or integer gray levels, (..., h, w) with h, w at most the
@@ -229,7 +232,7 @@ class Hardware4f:
         """
         return DisplayStage(self.config.display, self.in_grid, self.config.illumination, self.dtype)(images)
 
-    def slm_target(self, mask):
+    def slm_target(self, mask: Array) -> Array:
         """Values of the Fourier mask ``mask`` (..., My, Mx) at the SLM pixel centres: (..., *slm.resolution).
 
         Pixel j (of N) has its centre at Fourier sample s_j = (j - N//2) k + M//2 (k = SLM pitch /
@@ -245,7 +248,7 @@ class Hardware4f:
         """Fourier-sample positions (float) of the centres of n panel pixels of k samples on m samples."""
         return pixel_centres(n, k, m)
 
-    def encode(self, mask):
+    def encode(self, mask: Array) -> tuple[Array, float]:
         """(frame, scale): the SLM frame showing ``mask`` and the factor by which the
         wanted term of the panel's transmission equals ``mask`` (1/amax for double phase)."""
         cfg = self.config
@@ -267,7 +270,8 @@ class Hardware4f:
             raise ValueError("the mask is zero on the SLM; nothing to show")
         return slm.encode(xp.abs(t) / amax, cfg.wavelength), 1.0 / amax
 
-    def fourier_mask(self, mask=None, frame=None, wavelength=None):
+    def fourier_mask(self, mask: ArrayLike | None = None, frame: Array | None = None,
+                     wavelength: float | None = None) -> Array:
         """Complex transmission (..., My, Mx) in the Fourier plane of the (misaligned) SLM.
 
         Give either the wanted complex ``mask`` (centred, on ``fourier_grid``), which is
@@ -292,7 +296,7 @@ class Hardware4f:
         lam = cfg.wavelength if wavelength is None else float(wavelength)
         return self.transmission_stage(frame, lam)(ARRAY_OPS, cfg.slm.shown(frame, lam))
 
-    def transmission_stage(self, like=None, wavelength=None) -> FourierTransmission:
+    def transmission_stage(self, like: Array | None = None, wavelength: float | None = None) -> FourierTransmission:
         """The :class:`~optics4f.system.stages.FourierTransmission` stage at ``wavelength`` (m, default
         the system's) with its constants on the backend of ``like``: SLM pixels on the Fourier grid,
         the SLM rotation and the wavelength's Fourier scale (a spline resampling of
@@ -309,14 +313,15 @@ class Hardware4f:
         return FourierTransmission(cfg.slm, self.fourier_grid, self.dtype, self._factor("_f_fourier", like, lam),
                                    warp)
 
-    def propagate(self, u, fourier_mask, _fourf=None, wavelength=None):
+    def propagate(self, u: Array, fourier_mask: Array, _fourf: FourF | None = None,
+                  wavelength: float | None = None) -> Array:
         """Output field (..., ny, nx) on ``out_grid`` of the input field ``u`` through a Fourier-plane
         transmission (from :meth:`fourier_mask`, at the same ``wavelength``), with the SLM shift,
         defocus and tilt factors. The output pitch d f2 / f1 does not depend on the wavelength."""
         u = as_field(u, "u", dtype=self.dtype, check_finite=False)  # the FourF pass below checks it
         return self.optical_stage(u, wavelength)(ARRAY_OPS, u, fourier_mask if _fourf is None else _fourf)
 
-    def optical_stage(self, like=None, wavelength=None) -> OpticalPass:
+    def optical_stage(self, like: Array | None = None, wavelength: float | None = None) -> OpticalPass:
         """The :class:`~optics4f.system.stages.OpticalPass` at ``wavelength`` (m, default the system's):
         the misalignment factors (on the backend of ``like``), the 4f pass, the camera propagator."""
         like = np.empty(0) if like is None else like
@@ -325,7 +330,7 @@ class Hardware4f:
             (self._wavelength_pass(lam)[0], self._wavelength_pass(lam)[1][3])
         return OpticalPass(fourf, self._factor("_f_in", like, lam), self._factor("_f_out", like, lam), asm)
 
-    def pipeline(self, like=None, noise: bool | None = None) -> HardwarePipeline:
+    def pipeline(self, like: Array | None = None, noise: bool | None = None) -> HardwarePipeline:
         """The stages after the Fourier transmission (:class:`~optics4f.system.stages.HardwarePipeline`),
         constants on the backend of ``like``; ``noise`` overrides the camera's."""
         g = self.geometry
@@ -344,19 +349,19 @@ class Hardware4f:
             self._wavelengths[lam] = (f, self._build_factors(lam))
         return self._wavelengths[lam]
 
-    def camera_frame(self, v, rng=None):
+    def camera_frame(self, v: Array, rng: Seed = None) -> Array:
         """Camera frame (ADU) of the output field ``v``; ``rng`` a generator or seed (None: the system's)."""
         cfg = self.config
         return cfg.camera.detect(v, self.out_grid.pitch, cfg.wavelength, rng=self.rng if rng is None else rng)
 
     # -- multi-channel ---------------------------------------------------------------------------------
-    def tiled_mask(self, masks):
+    def tiled_mask(self, masks: Array) -> Array:
         """One Fourier mask (..., My, Mx) from per-output-channel masks (..., Cout, My, Mx)."""
         if self.layout is None:
             raise ValueError("this configuration has no layout (config.layout is None)")
         return self.layout.combine(masks, self._ramps)
 
-    def channel_masks(self, masks):
+    def channel_masks(self, masks: Array) -> Array:
         """The Fourier masks each input channel's pass shows, (Cin, My, Mx): the per-output-channel
         ``masks`` (Cout, Cin, My, Mx) tiled by the layout (or (Cin, My, Mx) as given, without one)."""
         xp = get_xp(masks)
@@ -378,7 +383,7 @@ class Hardware4f:
             raise ValueError(f"masks must be (Cout={self.layout.n_channels}, Cin, *{ms}), got {tuple(masks.shape)}")
         return ChannelMasks(self._ramps)(ARRAY_OPS, masks.astype(np.complex128))  # (Cin, My, Mx)
 
-    def set_masks(self, masks):
+    def set_masks(self, masks: ArrayLike) -> Hardware4f:
         """Encode and render the masks once (Cout, Cin, My, Mx) (or (Cin, My, Mx) without a layout)
         for later :meth:`forward` calls."""
         combined = self.channel_masks(finite_array("masks", masks))
@@ -387,7 +392,8 @@ class Hardware4f:
         self._passes = [ARRAY_OPS.prepare_pass(self.fourf, fm) for fm in self._masks]
         return self
 
-    def forward(self, images, masks=None, rng=None, noise: bool | None = None):
+    def forward(self, images: ArrayLike, masks: ArrayLike | None = None, rng: Seed = None,
+                noise: bool | None = None) -> Array:
         """Camera readout of images through the system.
 
         images : (B, Cin, h, w) or (B, h, w) float in [0, 1] (or gray levels).
@@ -409,7 +415,8 @@ class Hardware4f:
         return self.pipeline(images, noise).run(ARRAY_OPS, lambda i: self.input_field(images[:, i]), self._passes,
                                                 rng)
 
-    def forward_wavelengths(self, images, wavelengths, masks=None, frame=None, rng=None):
+    def forward_wavelengths(self, images: ArrayLike, wavelengths: ArrayLike, masks: ArrayLike | None = None,
+                            frame: Array | None = None, rng: Seed = None) -> Array:
         """Camera readout with the input channels on different wavelengths, in one exposure.
 
         images : (B, Cin, h, w) float in [0, 1] (or gray levels); wavelengths : (Cin,) metres.
@@ -468,7 +475,7 @@ class Hardware4f:
         cam = self.config.camera
         return cam.offset + cam.adu_per_electron * cam.dark_current * cam.exposure_time
 
-    def detect_holographic(self, v, steps: int | None = None, rng=None):
+    def detect_holographic(self, v: Array, steps: int | None = None, rng: Seed = None) -> Array:
         """Complex output field (sqrt(W)/m, pixel-averaged, camera resolution) from N phase-shifted
         camera frames of ``v`` with an on-axis plane reference of ``config.reference_amplitude``.
 
@@ -488,7 +495,7 @@ class Hardware4f:
         # Pixel integration is linear in intensity, so the recovery returns the pixel-averaged field.
         return recover_field(irr, r, phases)
 
-    def pseudo_negative(self, images, kernel, rng=None):
+    def pseudo_negative(self, images: ArrayLike, kernel: ArrayLike, rng: Seed = None) -> Array:
         """Signed output sqrt(I+) - sqrt(I-) (sqrt(W)/m, camera resolution) of a real ``kernel``.
 
         The kernel (kh, kw) samples of the input plane; two passes with the masks of its

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..backend import get_xp
 from ..grid import Grid
+from ..typing import Array, Pitch, Shape2
 
 __all__ = ["TiledLayout"]
 
@@ -136,7 +137,7 @@ class TiledLayout:
         r, q = c // cols, c % cols
         return np.stack([r * py - ((rows - 1) * py) // 2, q * px - ((cols - 1) * px) // 2], axis=1)
 
-    def check_fits(self, plane_shape, name: str = "output plane"):
+    def check_fits(self, plane_shape: Shape2, name: str = "output plane") -> None:
         """Raise when the tiles do not fit in ``plane_shape`` (samples) around its axis sample."""
         ny, nx = plane_shape
         off = self.offsets()
@@ -149,7 +150,7 @@ class TiledLayout:
                 f"{self.extent} samples, more than the {name} ({ny}, {nx}); enlarge the simulation grid, "
                 "shrink the tiles or use several passes")
 
-    def ramps(self, fourier_grid: Grid, wavelength: float, f2: float, out_pitch) -> np.ndarray:
+    def ramps(self, fourier_grid: Grid, wavelength: float, f2: float, out_pitch: Pitch) -> np.ndarray:
         """(C, My, Mx) complex128 phase ramps on the Fourier grid moving channel c to its tile.
 
         ``out_pitch`` (dy', dx') is the output-plane pitch (m); tile offsets are
@@ -162,7 +163,7 @@ class TiledLayout:
         rx = np.exp(1j * k * off[:, 1, None] * u[None, :])
         return ry[:, :, None] * rx[:, None, :]
 
-    def combine(self, masks, ramps):
+    def combine(self, masks: Array, ramps: Array) -> Array:
         """One Fourier mask (..., My, Mx) = sum_c ramps[c] * masks[..., c, :, :]."""
         xp = get_xp(masks)
         if masks.shape[-3] != self.n_channels:
@@ -171,7 +172,7 @@ class TiledLayout:
         r = xp.asarray(ramps).astype(masks.dtype, copy=False)
         return (masks * r).sum(axis=-3)
 
-    def read_tiles(self, image, k=1):
+    def read_tiles(self, image: Array, k: float = 1) -> Array:
         """Tiles (..., C, th/k, tw/k) of a plane sampled k times coarser than the output samples
         (k = camera pixel / output sample; 1 for the field itself).
 

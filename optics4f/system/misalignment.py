@@ -43,6 +43,7 @@ import numpy as np
 
 from ..backend import get_xp, is_cupy
 from ..grid import Grid
+from ..typing import Array, ArrayLike, DTypeLike
 
 __all__ = [
     "Misalignment",
@@ -108,13 +109,14 @@ class Misalignment:
                         self.camera_defocus, any(self.input_tilt)))
 
 
-def linear_phase(grid: Grid, ky: float, kx: float, dtype=np.complex128) -> np.ndarray:
+def linear_phase(grid: Grid, ky: float, kx: float, dtype: DTypeLike = np.complex128) -> np.ndarray:
     """exp(i (ky y + kx x)) on ``grid`` (ky, kx in rad/m), NumPy (ny, nx)."""
     y, x = grid.y(), grid.x()
     return (np.exp(1j * ky * y)[:, None] * np.exp(1j * kx * x)[None, :]).astype(dtype)
 
 
-def slm_shift_ramps(in_grid: Grid, out_grid: Grid, wavelength: float, f1: float, f2: float, shift) -> tuple:
+def slm_shift_ramps(in_grid: Grid, out_grid: Grid, wavelength: float, f1: float, f2: float,
+                    shift: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """(R1 on the input grid, R2 on the output grid) for an SLM shifted by ``shift`` = (dy, dx) m.
 
     R1 = exp(-2 pi i s.x / (lambda f1)), R2 = exp(-2 pi i s.x' / (lambda f2)); complex128 NumPy.
@@ -125,7 +127,8 @@ def slm_shift_ramps(in_grid: Grid, out_grid: Grid, wavelength: float, f1: float,
     return linear_phase(in_grid, c1 * sy, c1 * sx), linear_phase(out_grid, c2 * sy, c2 * sx)
 
 
-def defocus_phase(grid: Grid, wavelength: float, focal_length: float, dz: float, center=(0.0, 0.0)) -> np.ndarray:
+def defocus_phase(grid: Grid, wavelength: float, focal_length: float, dz: float,
+                  center: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """exp(2 pi i dz (sqrt(1/lambda^2 - r^2/(lambda f)^2) - 1/lambda)) on ``grid`` (complex128).
 
     The angular-spectrum transfer function of a propagation by ``dz`` in the
@@ -144,12 +147,14 @@ def defocus_phase(grid: Grid, wavelength: float, focal_length: float, dz: float,
     return np.exp(2j * np.pi * dz * dphi)
 
 
-def fourier_defocus_factors(in_grid: Grid, out_grid: Grid, wavelength: float, f1: float, f2: float, dz: float):
+def fourier_defocus_factors(in_grid: Grid, out_grid: Grid, wavelength: float, f1: float, f2: float,
+                            dz: float) -> tuple[np.ndarray, np.ndarray]:
     """(T1 on the input grid, T2 on the output grid) for an SLM displaced by ``dz`` (m) from focus."""
     return defocus_phase(in_grid, wavelength, f1, dz), defocus_phase(out_grid, wavelength, f2, -dz)
 
 
-def camera_defocus_factor(fourier_grid: Grid, wavelength: float, f2: float, dz: float, center=(0.0, 0.0)):
+def camera_defocus_factor(fourier_grid: Grid, wavelength: float, f2: float, dz: float,
+                          center: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """C(u) on the Fourier grid: FL2(C w) is the output propagated by ``dz`` (m) to a defocused camera.
 
     ``center`` (m): where the optical axis falls on the grid (minus the SLM shift
@@ -157,7 +162,7 @@ def camera_defocus_factor(fourier_grid: Grid, wavelength: float, f2: float, dz: 
     return defocus_phase(fourier_grid, wavelength, f2, dz, center)
 
 
-def resample_mask(mask, matrix, order: int = 1, fill: complex = 0.0):
+def resample_mask(mask: Array, matrix: ArrayLike, order: int = 1, fill: complex = 0.0) -> Array:
     """out(u) = mask(A u) on the same grid, A = ``matrix`` (2 x 2, acting on centred (y, x) sample
     coordinates about pixel (M//2, M//2)), by spline interpolation of the real and imaginary
     parts (order 0: nearest sample, 1: linear, 3: cubic); points outside the grid get ``fill``.
@@ -184,7 +189,7 @@ def resample_mask(mask, matrix, order: int = 1, fill: complex = 0.0):
     return out.reshape(mask.shape)
 
 
-def rotate_mask(mask, angle: float, order: int = 1, fill: complex = 0.0):
+def rotate_mask(mask: Array, angle: float, order: int = 1, fill: complex = 0.0) -> Array:
     """Mask rotated by ``angle`` (rad, counter-clockwise in (x, y)) about pixel (M//2, M//2).
 
     out(u) = mask(R(-angle) u) (:func:`resample_mask`); samples from outside the

@@ -24,6 +24,7 @@ from ..backend import get_xp
 from ..devices.render import is_integer_ratio
 from ..kernels import mask_at
 from ..lens import centered_dft
+from ..typing import Array, Shape2
 
 __all__ = ["SLMSampler", "pixel_centres"]
 
@@ -46,7 +47,7 @@ class SLMSampler:
         Fourier-grid samples.
     """
 
-    def __init__(self, resolution, factor, mask_shape):
+    def __init__(self, resolution: Shape2, factor: float | tuple[float, float], mask_shape: Shape2) -> None:
         self.resolution = tuple(int(n) for n in resolution)
         self.factor = tuple(np.broadcast_to(np.asarray(factor, dtype=object), (2,)))
         self.mask_shape = tuple(int(m) for m in mask_shape)
@@ -69,7 +70,7 @@ class SLMSampler:
             out.append(slice(int(i[0]), int(i[-1]) + 1, int(k)))
         return tuple(out)
 
-    def apply(self, mask):
+    def apply(self, mask: Array) -> Array:
         """Values (..., Ny, Nx), complex128, of ``mask`` (..., My, Mx) at the pixel centres."""
         xp = get_xp(mask)
         out = xp.zeros(mask.shape[:-2] + self.resolution, dtype=np.complex128)
@@ -96,7 +97,7 @@ class SLMSampler:
             self._phasors[key] = e
         return e
 
-    def adjoint(self, values):
+    def adjoint(self, values: Array) -> Array:
         """Adjoint (..., My, Mx), complex128, of :meth:`apply` for pixel values (..., Ny, Nx)."""
         xp = get_xp(values)
         out = xp.zeros(values.shape[:-2] + self.mask_shape, dtype=np.complex128)

@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..backend import get_xp
 from ..devices.slm_transmission import pixel_transmission
+from ..typing import Array, Ops, Seed
 
-__all__ = ["DisplayStage", "ChannelMasks", "FourierTransmission", "OpticalPass", "CameraStage", "TileStage", "HardwarePipeline"]
+__all__ = ["DisplayStage", "ChannelMasks", "FourierTransmission", "OpticalPass",
+           "CameraStage", "TileStage", "HardwarePipeline"]
 
 
 @dataclass
@@ -44,7 +47,7 @@ class DisplayStage:
     illumination: float
     dtype: Any
 
-    def __call__(self, images):
+    def __call__(self, images: Array) -> Array:
         xp = get_xp(images)
         images = xp.asarray(images)
         if tuple(images.shape[-2:]) != self.display.resolution:
@@ -61,7 +64,7 @@ class ChannelMasks:
 
     ramps: Any = None
 
-    def __call__(self, ops, masks):
+    def __call__(self, ops: Ops, masks: Array) -> Array:
         if self.ramps is None:
             return masks[0]
         return ops.combine(masks, self.ramps)
@@ -85,7 +88,7 @@ class FourierTransmission:
     factor: Any = None
     warp: Callable | None = None
 
-    def __call__(self, ops, shown):
+    def __call__(self, ops: Ops, shown: Array) -> Array:
         t = pixel_transmission(ops, self.slm, self.grid, shown, self.dtype)
         if self.warp is not None:
             t = self.warp(t)
@@ -103,7 +106,7 @@ class OpticalPass:
     f_out: Any = None
     propagator: Any = None
 
-    def __call__(self, ops, u, handle):
+    def __call__(self, ops: Ops, u: Array, handle: Any) -> Array:
         """``u`` (B, ny, nx); ``handle``: a transmission or ``ops.prepare_pass`` of one."""
         if self.f_in is not None:
             u = u * ops.constant(self.f_in, u)  # not in place: u is the caller's
@@ -130,7 +133,7 @@ class CameraStage:
         if self.noise is not None and bool(self.noise) != self.camera.noise:
             self.camera = dataclasses.replace(self.camera, noise=bool(self.noise))
 
-    def __call__(self, ops, v, rng):
+    def __call__(self, ops: Ops, v: Array, rng: Seed) -> Array:
         return ops.detect(v, self.camera, self.sample_pitch, self.wavelength, rng, None)
 
 
@@ -141,7 +144,7 @@ class TileStage:
     layout: Any = None
     camera_factor: Any = 1
 
-    def __call__(self, ops, frame):
+    def __call__(self, ops: Ops, frame: Array) -> Array:
         return frame if self.layout is None else ops.read_tiles(frame, self.layout, self.camera_factor)
 
 
@@ -154,7 +157,7 @@ class HardwarePipeline:
     camera: CameraStage
     tiles: TileStage
 
-    def run(self, ops, field: Callable, handles: Sequence, rng):
+    def run(self, ops: Ops, field: Callable, handles: Sequence, rng: Seed) -> Array:
         """Tiles of the summed frames; ``field(i)`` gives input channel i's field (B, ny, nx),
         ``handles[i]`` its Fourier-plane transmission (or a prepared pass)."""
         total = None

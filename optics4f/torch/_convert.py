@@ -14,11 +14,14 @@ stream for the duration of a core call.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 
 from ..backend import complex_dtype, is_cupy
+from ..operator import LinearOperator
+from ..typing import Array, DTypeLike
 
 __all__ = ["to_array", "from_array", "core_context", "numpy_dtype", "torch_dtype", "check_precision"]
 
@@ -42,7 +45,7 @@ def _cupy():
     return cupy
 
 
-def numpy_dtype(dtype) -> np.dtype:
+def numpy_dtype(dtype: torch.dtype) -> np.dtype:
     """NumPy dtype of a torch floating or complex dtype."""
     try:
         return np.dtype(_TO_NUMPY[dtype])
@@ -53,12 +56,12 @@ def numpy_dtype(dtype) -> np.dtype:
         ) from None
 
 
-def torch_dtype(dtype) -> torch.dtype:
+def torch_dtype(dtype: DTypeLike) -> torch.dtype:
     """Torch dtype of a NumPy dtype (float32/float64/complex64/complex128)."""
     return _TO_TORCH[np.dtype(dtype)]
 
 
-def check_precision(t: torch.Tensor, op, name: str = "u") -> None:
+def check_precision(t: torch.Tensor, op: LinearOperator, name: str = "u") -> None:
     """Refuse a tensor whose precision differs from the operator's (a silent cast would copy)."""
     want = np.dtype(op.dtype)
     got = complex_dtype(numpy_dtype(t.dtype))
@@ -69,7 +72,7 @@ def check_precision(t: torch.Tensor, op, name: str = "u") -> None:
         )
 
 
-def to_array(t: torch.Tensor):
+def to_array(t: torch.Tensor) -> Array:
     """The data of ``t`` as a NumPy (CPU) or CuPy (CUDA) array sharing its memory.
 
     Conjugate and negative views are resolved first (that materialises them);
@@ -90,7 +93,7 @@ def to_array(t: torch.Tensor):
     raise TypeError(f"tensors on device {t.device} are not supported by the optics4f core; use cpu or cuda")
 
 
-def from_array(a) -> torch.Tensor:
+def from_array(a: Array) -> torch.Tensor:
     """A tensor sharing the memory of the NumPy or CuPy array ``a``."""
     if is_cupy(a):
         return torch.from_dlpack(a)
@@ -101,7 +104,7 @@ def from_array(a) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def core_context(t: torch.Tensor):
+def core_context(t: torch.Tensor) -> Iterator[None]:
     """Run core calls for tensor ``t``: on CUDA, on its device and on PyTorch's current stream."""
     if t.device.type != "cuda":
         yield

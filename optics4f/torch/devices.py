@@ -29,6 +29,7 @@ gain, gamma) and a surrogate where the device is piecewise constant:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,7 +39,11 @@ from ..backend import get_xp
 from ..validate import finite_array, physical
 from ..devices import detector as _det
 from ..devices import render as _render
+from ..devices.detector import Camera
 from ..devices.slm import SLM, fringing
+from ..grid import Grid
+from ..system.slm_sampler import SLMSampler
+from ..typing import Pitch, Seed, Shape2
 from ._convert import core_context, from_array, to_array
 
 __all__ = [
@@ -115,7 +120,7 @@ class _QuantizePhase(torch.autograd.Function):
         return g * ctx.slope.to(g.dtype), None, None, None, None
 
 
-def quantize_phase(phase: torch.Tensor, slm: SLM, wavelength=None, surrogate: str = "ste",
+def quantize_phase(phase: torch.Tensor, slm: SLM, wavelength: float | None = None, surrogate: str = "ste",
                    temperature: float = 0.5) -> torch.Tensor:
     """Phase (rad) the panel shows for a wanted ``phase`` (rad), (..., *slm.resolution).
 
@@ -164,7 +169,8 @@ class _CoreLinear(torch.autograd.Function):
             return from_array(ctx.adj(to_array(g.contiguous()))), None, None
 
 
-def render_pixels(values: torch.Tensor, factor, out_shape, fill_factor: float = 1.0) -> torch.Tensor:
+def render_pixels(values: torch.Tensor, factor: float | tuple[float, float], out_shape: Shape2,
+                  fill_factor: float = 1.0) -> torch.Tensor:
     """Differentiable :func:`optics4f.devices.render.render_pixels` (backward: its exact adjoint)."""
     panel = tuple(values.shape[-2:])
     return _CoreLinear.apply(
@@ -205,7 +211,7 @@ def _smooth_adjoint(g, sigma, mode: str = "nearest", truncate: float = 4.0):
     return xp.ascontiguousarray(out)
 
 
-def fringe(phase: torch.Tensor, sigma_px) -> torch.Tensor:
+def fringe(phase: torch.Tensor, sigma_px: float | tuple[float, float]) -> torch.Tensor:
     """Differentiable fringing (:func:`optics4f.devices.slm.fringing`): Gaussian smoothing of a
     real map (rad) with ``sigma_px`` = (sy, sx) in samples, edge values continued."""
     if phase.is_complex():
@@ -213,8 +219,9 @@ def fringe(phase: torch.Tensor, sigma_px) -> torch.Tensor:
     return _CoreLinear.apply(phase, lambda a: fringing(a, sigma_px), lambda g: _smooth_adjoint(g, sigma_px))
 
 
-def shown_values(values: torch.Tensor, slm: SLM, wavelength=None, quantize: bool = True, surrogate: str = "ste",
-                 temperature: float = 0.5, dtype=torch.complex64) -> torch.Tensor:
+def shown_values(values: torch.Tensor, slm: SLM, wavelength: float | None = None, quantize: bool = True,
+                 surrogate: str = "ste", temperature: float = 0.5,
+                 dtype: torch.dtype = torch.complex64) -> torch.Tensor:
     """What the panel's pixels show for ``values`` (:meth:`optics4f.devices.SLM.shown` of the frame
     that shows them): for a phase panel the displayed phase (rad, the real dtype of ``dtype``),
     quantised with a surrogate gradient (or the ideal continuous phase plus the flatness correction
@@ -232,8 +239,9 @@ def shown_values(values: torch.Tensor, slm: SLM, wavelength=None, quantize: bool
     raise ValueError(f"the torch bridge supports SLM modes 'phase' and 'complex', got {slm.mode!r}")
 
 
-def slm_transmission(values: torch.Tensor, slm: SLM, grid, wavelength=None, quantize: bool = True,
-                     surrogate: str = "ste", temperature: float = 0.5, dtype=torch.complex64) -> torch.Tensor:
+def slm_transmission(values: torch.Tensor, slm: SLM, grid: Grid, wavelength: float | None = None,
+                     quantize: bool = True, surrogate: str = "ste", temperature: float = 0.5,
+                     dtype: torch.dtype = torch.complex64) -> torch.Tensor:
     """Differentiable :meth:`optics4f.devices.SLM.transmission` of the panel showing ``values``.
 
     Parameters
@@ -279,7 +287,7 @@ class _Sample(torch.autograd.Function):
         return gm.to(ctx.dtype), None
 
 
-def sample_slm(mask: torch.Tensor, sampler) -> torch.Tensor:
+def sample_slm(mask: torch.Tensor, sampler: SLMSampler) -> torch.Tensor:
     """Differentiable :meth:`optics4f.system.slm_sampler.SLMSampler.apply`: a Fourier mask (..., My, Mx)
     at the SLM pixel centres (complex128); backward: its exact adjoint."""
     if not mask.is_complex():
@@ -307,7 +315,8 @@ def intensity(v: torch.Tensor) -> torch.Tensor:
     return _Intensity.apply(v)
 
 
-def bin_pixels(irradiance: torch.Tensor, sample_pitch, camera_shape, k, fill_factor: float = 1.0):
+def bin_pixels(irradiance: torch.Tensor, sample_pitch: Pitch, camera_shape: Shape2, k: float | tuple[float, float],
+               fill_factor: float = 1.0) -> torch.Tensor:
     """Power per camera pixel (W), :func:`optics4f.devices.detector.bin_pixels`; backward: its adjoint
     (the render of the pixel gradient times the sample area)."""
     dy, dx = np.broadcast_to(np.asarray(sample_pitch, dtype=np.float64), (2,))
@@ -322,7 +331,7 @@ def bin_pixels(irradiance: torch.Tensor, sample_pitch, camera_shape, k, fill_fac
     return _CoreLinear.apply(irradiance, lambda a: _det.bin_pixels(a, (dy, dx), camera_shape, k, fill_factor), adj)
 
 
-def camera_electrons(v: torch.Tensor, camera, sample_pitch, wavelength: float) -> torch.Tensor:
+def camera_electrons(v: torch.Tensor, camera: Camera, sample_pitch: Pitch, wavelength: float) -> torch.Tensor:
     """Expected electrons per pixel (..., *camera.shape) of the field ``v`` (the camera's mean signal)."""
     dy, dx = np.broadcast_to(np.asarray(sample_pitch, dtype=np.float64), (2,))
     power = bin_pixels(intensity(v), (dy, dx), camera.shape, camera.samples_per_pixel((dy, dx)), camera.fill_factor)
@@ -356,7 +365,7 @@ class _NoisyElectrons(torch.autograd.Function):
         return g * ctx.slope, None, None, None
 
 
-def noisy_electrons(mean: torch.Tensor, camera, rng) -> torch.Tensor:
+def noisy_electrons(mean: torch.Tensor, camera: Camera, rng: Any) -> torch.Tensor:
     """Electrons with shot and read noise as a reparameterised sample (see the module docstring).
 
     ``rng``: a generator from :func:`optics4f.devices.detector.make_rng` (seeded for reproducibility).
@@ -402,13 +411,14 @@ def _digitize_slope(e, camera):
     return xp.where((out >= 0) & (out <= full), slope, t(0)).astype(e.dtype)
 
 
-def digitize(electrons: torch.Tensor, camera) -> torch.Tensor:
+def digitize(electrons: torch.Tensor, camera: Camera) -> torch.Tensor:
     """Counts (ADU) from electrons: :meth:`Camera.digitize` (full well, gain, gamma, offset, ADC).
     Backward: the slope of the unrounded response (straight through the rounding), 0 where clipped."""
     return _Digitize.apply(electrons, camera)
 
 
-def camera_detect(v: torch.Tensor, camera, sample_pitch, wavelength: float, rng=None, noise=None) -> torch.Tensor:
+def camera_detect(v: torch.Tensor, camera: Camera, sample_pitch: Pitch, wavelength: float, rng: Seed = None,
+                  noise: bool | None = None) -> torch.Tensor:
     """Differentiable camera frame (ADU, (..., *camera.shape)) of the output field ``v`` (sqrt(W)/m).
 
     The chain of :meth:`optics4f.devices.detector.Camera.detect`: intensity,

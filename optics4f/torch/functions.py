@@ -219,7 +219,7 @@ def spectral_conv(u: torch.Tensor, masks: torch.Tensor, op: FourF) -> torch.Tens
     return _SpectralConv.apply(u, masks, multichannel_engine(op))
 
 
-def phase_mask(phase: torch.Tensor, amplitude=None) -> torch.Tensor:
+def phase_mask(phase: torch.Tensor, amplitude: torch.Tensor | float | None = None) -> torch.Tensor:
     """Mask ``amplitude * exp(i phase)`` (phase in rad) with torch autograd through the phase.
 
     float32 phases give complex64 masks, float64 phases complex128.

@@ -32,6 +32,7 @@ from ..kernels import kernel_to_mask
 from ..system.config import SystemConfig
 from ..system.hardware4f import Hardware4f
 from ..system.stages import CameraStage, ChannelMasks, FourierTransmission, HardwarePipeline, OpticalPass, TileStage
+from ..typing import ArrayLike, DTypeLike, Pitch, Seed, Shape2
 from ..validate import check_memory, finite_array, integer, shape2
 from ._convert import core_context, from_array, numpy_dtype, to_array
 from .devices import shown_values
@@ -49,7 +50,8 @@ def _check_choice(value, choices, name):
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 
-def random_kernel_masks(out_channels, in_channels, kernel_size, padded_shape, dtype=np.complex64):
+def random_kernel_masks(out_channels: int, in_channels: int, kernel_size: int | Shape2, padded_shape: Shape2,
+                        dtype: DTypeLike = np.complex64) -> torch.Tensor:
     """Masks (Cout, Cin, My, Mx) of random compact kernels (kaiming-uniform, like ``nn.Conv2d``).
 
     Drawn with torch's generator (``torch.manual_seed`` makes them
@@ -90,8 +92,9 @@ class SpectralConv4f(nn.Module):
         Precision of the masks and of the core pass.
     """
 
-    def __init__(self, in_channels, out_channels, shape, pitch, wavelength, f1, f2=None, pad=2.0,
-                 mask="complex", detect="field", kernel_size=5, dtype=torch.complex64):
+    def __init__(self, in_channels: int, out_channels: int, shape: Shape2, pitch: Pitch, wavelength: float, f1: float,
+                 f2: float | None = None, pad: float = 2.0, mask: str = "complex", detect: str = "field",
+                 kernel_size: int | Shape2 = 5, dtype: torch.dtype = torch.complex64) -> None:
         super().__init__()
         _check_choice(mask, _MASK_KINDS, "mask")
         _check_choice(detect, _DETECT, "detect")
@@ -122,7 +125,7 @@ class SpectralConv4f(nn.Module):
             self.phase = nn.Parameter(torch.angle(init))
 
     # -- geometry -----------------------------------------------------------------------------
-    def operator(self, dtype) -> FourF:
+    def operator(self, dtype: DTypeLike) -> FourF:
         """The core :class:`~optics4f.FourF` of this layer for a complex NumPy ``dtype`` (cached)."""
         key = np.dtype(dtype).str
         op = self._ops.get(key)
@@ -137,7 +140,7 @@ class SpectralConv4f(nn.Module):
         return self.mask if self.mask_kind == "complex" else phase_mask(self.phase)
 
     @torch.no_grad()
-    def set_kernels(self, kernels, correlate: bool = False):
+    def set_kernels(self, kernels: torch.Tensor | ArrayLike, correlate: bool = False) -> SpectralConv4f:
         """Set the masks from spatial kernels (Cout, Cin, kh, kw) on the padded input grid.
 
         ``correlate=True`` takes ``nn.Conv2d`` weights (cross-correlation);
@@ -227,8 +230,8 @@ class Hardware4fConv(nn.Module):
     """
 
     def __init__(self, config: SystemConfig, in_channels: int = 1, quantize: bool = True, surrogate: str = "ste",
-                 temperature: float = 0.5, noise=None, seed=None, dtype=torch.complex64, kernel_size=5,
-                 strict: bool = False):
+                 temperature: float = 0.5, noise: bool | None = None, seed: Seed = None,
+                 dtype: torch.dtype = torch.complex64, kernel_size: int | Shape2 = 5, strict: bool = False) -> None:
         super().__init__()
         if not isinstance(config, SystemConfig):
             raise TypeError(f"config must be an optics4f.system.SystemConfig, got {type(config).__name__}")
@@ -285,7 +288,7 @@ class Hardware4fConv(nn.Module):
             self.register_buffer(name, None if f is None else torch.from_numpy(np.array(f)), persistent=False)
 
     @torch.no_grad()
-    def set_masks(self, masks):
+    def set_masks(self, masks: torch.Tensor | ArrayLike) -> Hardware4fConv:
         """Initialise the SLM from wanted complex masks (Cout, Cin, My, Mx) (centred, Fourier grid).
 
         Phase panels: the phase the configuration's encoding shows

@@ -13,6 +13,12 @@ import numpy as np
 import torch
 
 from ..devices import render as _render
+from ..devices.detector import Camera
+from ..fourf import FourF
+from ..operator import LinearOperator
+from ..system.layout import TiledLayout
+from ..system.slm_sampler import SLMSampler
+from ..typing import Pitch, Seed, Shape2
 from . import devices as _dev
 from .functions import apply_operator, spectral_conv
 
@@ -28,40 +34,42 @@ def _real_dtype(t: torch.Tensor):
 class TorchOps:
     """Pipeline operations on torch tensors (CPU or CUDA), differentiable."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._constants = {}
 
     # -- elementwise -----------------------------------------------------------------------------
-    def phasor(self, phi):
+    def phasor(self, phi: torch.Tensor) -> torch.Tensor:
         """exp(i phi) of a real tensor (autograd through cos and sin)."""
         return torch.complex(torch.cos(phi), torch.sin(phi))
 
-    def complex(self, re, im):
+    def complex(self, re: torch.Tensor, im: torch.Tensor) -> torch.Tensor:
         return torch.complex(re, im)
 
-    def cast(self, a, dtype):
+    def cast(self, a: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         return a.to(dtype)
 
-    def multiply_(self, a, b):
+    def multiply_(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return a * b  # autograd: no in-place writes into tensors the graph saved
 
-    def accumulate_(self, total, a):
+    def accumulate_(self, total: torch.Tensor | None, a: torch.Tensor) -> torch.Tensor:
         return a if total is None else total + a
 
-    def constant(self, a, like):
+    def constant(self, a: torch.Tensor | np.ndarray, like: torch.Tensor) -> torch.Tensor:
         """``a`` (a tensor or a NumPy array) on the device of ``like``."""
         if isinstance(a, torch.Tensor):
             return a if a.device == like.device else a.to(like.device)
         return torch.as_tensor(np.asarray(a), device=like.device)
 
     # -- linear device operators -----------------------------------------------------------------
-    def render(self, values, factor, shape, fill_factor):
+    def render(self, values: torch.Tensor, factor: float | tuple[float, float], shape: Shape2,
+               fill_factor: float) -> torch.Tensor:
         return _dev.render_pixels(values, factor, shape, fill_factor)
 
-    def smooth(self, a, sigma):
+    def smooth(self, a: torch.Tensor, sigma: float | tuple[float, float]) -> torch.Tensor:
         return _dev.fringe(a, sigma)
 
-    def coverage(self, resolution, factor, shape, fill_factor, like):
+    def coverage(self, resolution: Shape2, factor: float | tuple[float, float], shape: Shape2, fill_factor: float,
+                 like: torch.Tensor) -> torch.Tensor:
         """Active-area coverage of the panel's samples (a cached constant in ``like``'s real precision)."""
         dtype = _real_dtype(like)
         key = ("cover", tuple(resolution), tuple(np.broadcast_to(np.asarray(factor, dtype=object), (2,))),
@@ -75,34 +83,35 @@ class TorchOps:
             self._constants[key] = t
         return t
 
-    def sample(self, sampler, mask):
+    def sample(self, sampler: SLMSampler, mask: torch.Tensor) -> torch.Tensor:
         return _dev.sample_slm(mask, sampler)
 
-    def combine(self, masks, ramps):
+    def combine(self, masks: torch.Tensor, ramps: torch.Tensor | np.ndarray) -> torch.Tensor:
         r = self.constant(ramps, masks).to(masks.dtype)
         r = r.reshape(r.shape[:1] + (1,) * (masks.dim() - r.dim()) + r.shape[1:])
         return (masks * r).sum(0)
 
     # -- optics ----------------------------------------------------------------------------------
-    def prepare_pass(self, fourf, mask):
+    def prepare_pass(self, fourf: FourF, mask: torch.Tensor) -> torch.Tensor:
         """A (My, Mx) transmission as the (1, 1, My, Mx) masks of one pass of :func:`spectral_conv`."""
         return mask[None, None]
 
-    def four_f(self, u, handle, fourf):
+    def four_f(self, u: torch.Tensor, handle: torch.Tensor, fourf: FourF) -> torch.Tensor:
         """Output field (B, ny, nx) of ``u`` (B, ny, nx) through the multi-channel engine (blocked,
         pruned FFTs; the mask gradient reuses the forward's Fourier-plane fields)."""
         if handle.dim() == 2:
             handle = handle[None, None]
         return spectral_conv(u[:, None], handle, fourf)[:, 0]
 
-    def apply_operator(self, op, v):
+    def apply_operator(self, op: LinearOperator, v: torch.Tensor) -> torch.Tensor:
         return apply_operator(op, v)
 
     # -- camera ----------------------------------------------------------------------------------
-    def detect(self, v, camera, sample_pitch, wavelength, rng, noise):
+    def detect(self, v: torch.Tensor, camera: Camera, sample_pitch: Pitch, wavelength: float, rng: Seed,
+               noise: bool | None) -> torch.Tensor:
         return _dev.camera_detect(v, camera, sample_pitch, wavelength, rng=rng, noise=noise)
 
-    def read_tiles(self, frame, layout, k):
+    def read_tiles(self, frame: torch.Tensor, layout: TiledLayout, k: int | tuple[int, int]) -> torch.Tensor:
         """The layout's tiles, gathered with the flat indices the core's ``read_tiles`` picks."""
         cam = tuple(frame.shape[-2:])
         key = ("tiles", layout.n_channels, layout.tile_shape, layout.offsets().tobytes(), k, cam, str(frame.device))
