@@ -10,12 +10,11 @@ CONFIG = {"model": "student.pt", "hardware": {"slm_bits": 8}, "exposure_time": 1
 
 
 def _simulation(**kw) -> SimulationResult:
-    args = dict(task="classify", n_images=4, dataset="mnist5k", split="test", digital_accuracy=0.75,
-                optical_accuracy=0.5, agreement=0.75, classes=["0", "1"], fidelity={"threshold": 0.97},
-                config=CONFIG, seconds=2.5, confusion=[[1, 1], [1, 1]], confusion_digital=[[2, 0], [1, 1]],
-                optical=object(), images=object(), labels=object(), tiles=object())
-    args.update(kw)
-    return SimulationResult(**args)
+    args = {"task": "classify", "n_images": 4, "dataset": "mnist5k", "split": "test", "digital_accuracy": 0.75,
+            "optical_accuracy": 0.5, "agreement": 0.75, "classes": ["0", "1"], "fidelity": {"threshold": 0.97},
+            "config": CONFIG, "seconds": 2.5, "confusion": [[1, 1], [1, 1]], "confusion_digital": [[2, 0], [1, 1]],
+            "optical": object(), "images": object(), "labels": object(), "tiles": object()}
+    return SimulationResult(**{**args, **kw})
 
 
 def test_simulation_report_keys_order_and_values():

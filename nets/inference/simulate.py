@@ -157,8 +157,6 @@ def simulate(model=None, *, frames=None, settings: HardwareSettings | None = Non
     IoU (segmentation), the fidelity of the masks, ``config`` (everything used), and for the figures
     the OpticalStudent that ran, the images, labels and the first batch's camera tiles.
     """
-    import torch
-
     from nets.export.bundle import read_export
 
     from .report import confusion_matrix, mean_iou
