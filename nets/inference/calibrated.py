@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -266,9 +267,9 @@ def _accuracy(optical, calib_images, images, labels, settings, batch_size):
     return float((opt.argmax(1) == labels).float().mean()), float((dig.argmax(1) == labels).float().mean())
 
 
-def compare(model=None, errors: BenchErrors | str = "", *, calibrations=None, measure: bool = False,
-            settings: HardwareSettings | None = None, dataset=None, limit: int | None = None,
-            calibration_images: int = 64, batch_size: int = 100) -> ComparisonResult:
+def compare(model: str | Path | None = None, errors: BenchErrors | str = "", *, calibrations: Sequence | None = None,
+            measure: bool = False, settings: HardwareSettings | None = None, dataset: str | Path | None = None,
+            limit: int | None = None, calibration_images: int = 64, batch_size: int = 100) -> ComparisonResult:
     """Accuracy of a student on the error-free bench, on the erroneous bench uncalibrated, and
     calibrated (module docstring).
 

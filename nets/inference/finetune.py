@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from .optical import HardwareSettings, OpticalStudent, auto_exposure, masks_on_grid, student_frames, \
@@ -142,7 +143,8 @@ def _check_args(epochs, lr, frontend_lr, batch_size):
         raise ValueError(f"batch_size={batch_size!r} must be an integer >= 2")
 
 
-def finetune(model=None, teacher=None, *, modes=MODES, settings: HardwareSettings | None = None, dataset=None,
+def finetune(model: str | Path | None = None, teacher: str | Path | None = None, *, modes: Sequence[str] = MODES,
+             settings: HardwareSettings | None = None, dataset: str | Path | None = None,
              train_limit: int | None = None, limit: int | None = None, val_limit: int | None = None,
              epochs: int = 1, lr: float = 1e-2, frontend_lr: float = 2e-2, batch_size: int = 64, seed: int = 0,
              calibration_images: int = 64) -> FinetuneResult:
@@ -150,7 +152,7 @@ def finetune(model=None, teacher=None, *, modes=MODES, settings: HardwareSetting
 
     Each mode trains for ``epochs`` and keeps the epoch best on the *validation* split's simulated
     optical accuracy, the untouched start included (epoch 0): a mode never returns a model worse
-    on validation than the one it started from. ``model_out`` names the model to keep: the best
+    on validation than the one it started from. ``kept`` names the model kept: the best
     on validation of the start and the back-end refit (a retrained SLM frame, mode "frontend", is
     not a student's masks: it is reported, and its frames are in ``modes["frontend"].optical``).
 

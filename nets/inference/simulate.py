@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Sequence
 import time
 from pathlib import Path
 
@@ -136,9 +137,10 @@ def run_dataset(optical: OpticalStudent, images, batch_size: int = 100, progress
     return torch.cat(opt), torch.cat(dig), first
 
 
-def simulate(model=None, *, frames=None, settings: HardwareSettings | None = None, dataset=None,
-             split: str = "test", limit: int | None = None, calibration_images: int = 64, batch_size: int = 100,
-             calibrations=(), progress: bool = False) -> SimulationResult:
+def simulate(model: str | Path | None = None, *, frames: str | Path | None = None,
+             settings: HardwareSettings | None = None, dataset: str | Path | None = None, split: str = "test",
+             limit: int | None = None, calibration_images: int = 64, batch_size: int = 100,
+             calibrations: Sequence = (), progress: bool = False) -> SimulationResult:
     """Digital vs simulated optical accuracy of a student on a dataset split.
 
     Parameters
