@@ -87,8 +87,8 @@ def measure() -> dict:
     for name, settings in (("default", HardwareSettings()),
                            ("noiseless", HardwareSettings(noise=False, camera_bits=None))):
         r = simulate(None, settings=settings)
-        out[name] = {k: r[k] for k in ("digital_accuracy", "optical_accuracy", "n_images", "seconds")}
-    out["other_seeds"] = {s: simulate(None, settings=HardwareSettings(seed=s))["optical_accuracy"] for s in (1, 2, 3)}
+        out[name] = {k: getattr(r, k) for k in ("digital_accuracy", "optical_accuracy", "n_images", "seconds")}
+    out["other_seeds"] = {s: simulate(None, settings=HardwareSettings(seed=s)).optical_accuracy for s in (1, 2, 3)}
     return out
 
 

@@ -504,13 +504,13 @@ def _simulate(p: argparse.ArgumentParser):
                            progress=args.progress)
         except (FileNotFoundError, ValueError) as e:
             raise SystemExit(f"optics4f simulate: {e}") from e
-        print(format_table(res))
-        if "confusion" in res:
-            print(format_confusion(res["confusion"], res["classes"]))
+        print(format_table(res.to_json()))
+        if res.confusion is not None:
+            print(format_confusion(res.confusion, res.classes))
         from nets.inference.fidelity import format_fidelity
 
-        print(format_fidelity(res["fidelity"]))
-        report = write_report(args.report or args.out / "report.json", res)
+        print(format_fidelity(res.fidelity))
+        report = write_report(args.report or args.out / "report.json", res.to_json())
         print(f"report: {report}")
         if not args.no_figures:
             paths = save_figures(res, args.out)
@@ -560,7 +560,7 @@ def _simulate_bench_errors(args, settings):
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"optics4f simulate: {e}") from e
     print(format_comparison(res))
-    print(f"report: {write_report(args.report or args.out / 'report.json', res)}")
+    print(f"report: {write_report(args.report or args.out / 'report.json', res.to_json())}")
     return 0
 
 
@@ -593,7 +593,7 @@ def _finetune(p: argparse.ArgumentParser):
 
         from nets.convert.convert import save_student
         from nets.inference.finetune import finetune
-        from nets.inference.report import public, write_report
+        from nets.inference.report import write_report
 
         refuse_inputs(args.report, [args.model, args.teacher], "--report")
         modes = ("frontend", "backend") if args.mode == "both" else (args.mode,)
@@ -605,32 +605,32 @@ def _finetune(p: argparse.ArgumentParser):
             res = finetune(args.model, args.teacher, modes=modes, settings=settings,
                            dataset=args.dataset, train_limit=args.train_limit, limit=args.limit,
                            val_limit=args.val_limit, epochs=args.epochs, lr=args.lr, seed=settings.seed)
-            cfg = dict(res["_model_config"])
+            cfg = dict(res.model_config)
             if args.dataset is not None:
                 from nets.data import dataset_reference
 
                 cfg["train"] = dict(cfg.get("train", {}), dataset=dataset_reference(args.dataset))
-            public_res = public({k: v for k, v in res.items() if k != "_model_config"})
+            public_res = res.to_json()
             cfg["finetune"] = public_res
             report = json.dumps(public_res, indent=2, default=str) + "\n"
-            path = save_student(res["_student"], cfg, args.out, force=args.force,
+            path = save_student(res.student, cfg, args.out, force=args.force,
                                 inputs=[p for p in (args.model, args.teacher) if p],
                                 extra_files={"report.json": report})
         except (FileNotFoundError, FileExistsError, ValueError) as e:
             raise SystemExit(f"optics4f finetune: error: {e}") from e
-        n, nv = res["n_images"], res["n_val_images"]
-        print(f"                           test ({n})  validation ({nv})")
-        print(f"digital (ideal)            {res['digital_accuracy']:.4f}       {res['val_digital_accuracy']:.4f}")
-        print(f"simulated optical, before  {res['optical_accuracy']:.4f}       {res['val_optical_accuracy']:.4f}")
+        print(f"                           test ({res.n_images})  validation ({res.n_val_images})")
+        print(f"digital (ideal)            {res.digital_accuracy:.4f}       {res.val_digital_accuracy:.4f}")
+        print(f"simulated optical, before  {res.optical_accuracy:.4f}       {res.val_optical_accuracy:.4f}")
         for m, label in (("frontend", "(a) SLM + back end"), ("backend", "(b) back end only")):
-            if f"{m}_accuracy" in res:
-                rec = res[m + "_recovered"]
-                gap = ("gap within one test image: no recovery figure" if rec is None
-                       else f"recovers {100 * rec:.0f} % of the gap")
-                print(f"{label:26s} {res[m + '_accuracy']:.4f}       {res[m + '_val_accuracy']:.4f}  "
-                      f"(epoch {res[m + '_epoch']} kept on validation; {gap})")
-        print(f"model kept: {res['kept']} (best on validation of the start and (b)) -> {path}")
-        if res.get("frontend_val_accuracy", -1) > res.get("backend_val_accuracy", res["val_optical_accuracy"]):
+            if m in res.modes:
+                mr = res.modes[m]
+                gap = ("gap within one test image: no recovery figure" if mr.recovered is None
+                       else f"recovers {100 * mr.recovered:.0f} % of the gap")
+                print(f"{label:26s} {mr.accuracy:.4f}       {mr.val_accuracy:.4f}  "
+                      f"(epoch {mr.epoch} kept on validation; {gap})")
+        print(f"model kept: {res.kept} (best on validation of the start and (b)) -> {path}")
+        front, back = res.modes.get("frontend"), res.modes.get("backend")
+        if front is not None and front.val_accuracy > (back.val_accuracy if back else res.val_optical_accuracy):
             print("note: (a) did best on validation, but a retrained SLM frame is not a student's masks and is "
                   "not saved as a model; train a hardware student (optics4f train hardware) to keep it")
         print(f"report: {args.out / 'report.json'}")

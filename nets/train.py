@@ -47,7 +47,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .checkpoint import atomic_write, build_model, load_checkpoint, load_model, save_checkpoint
 from .data.augment import Augment
@@ -446,15 +446,56 @@ def _score(row: dict) -> float:
     return row.get("eval_miou", row["eval_acc"])
 
 
-def _train(cfg: TrainConfig, train_set, eval_set, test_set, rank, world, local_rank) -> dict:
-    from tqdm.auto import tqdm
-
+def _train(cfg: TrainConfig, train_set: Dataset | None, eval_set: Dataset | None, test_set: Dataset | None,
+           rank: int, world: int, local_rank: int) -> dict:
+    """The run of :func:`train` in this process, step by step (rank 0 writes the files)."""
     check_out_dir(cfg)
     device = _resolve_device(cfg.device, local_rank, world)
     out = Path(cfg.out_dir)
     main = rank == 0
     if main:
         out.mkdir(parents=True, exist_ok=True)
+    train_set, eval_set, test_set = _build_data(cfg, train_set, eval_set, test_set)
+    mcfg, n_classes = _model_config(cfg, train_set)
+    model = _build_model(cfg, mcfg, device)
+    run_cfg = {"train": cfg.to_dict(), "model": mcfg}
+    teacher = _load_teacher(cfg, device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    aug = Augment.from_any(cfg.augment)
+    sel = _resume(cfg, out / "checkpoint.pt", model, opt, mcfg, device)
+    loop = _Epochs(cfg, net=_wrap_ddp(model, world, device), opt=opt, teacher=teacher, aug=aug, device=device,
+                   n_classes=n_classes, world=world, show=cfg.progress and main,
+                   **_loaders(cfg, train_set, eval_set, world, rank))
+    for epoch in range(sel.start, cfg.epochs):
+        row = loop.run(epoch, model)
+        best = sel.record(row, model, cfg.select)
+        if main:
+            _write_epoch(cfg, out, model, opt, run_cfg, sel, best)
+    sel.restore(model)
+    test = _final_test(cfg, model, test_set, device, n_classes)
+    model_path = out / "model.pt"
+    if main:
+        _write_final(cfg, out, model, run_cfg, sel, test)
+    return {"config": cfg.to_dict(), "model": mcfg, "history": sel.history,
+            "final": sel.history[-1] if sel.history else {},
+            "best_eval_acc": max((r["eval_acc"] for r in sel.history), default=float("nan")),
+            "selected_epoch": sel.best_epoch, "selected": sel.selected, "test": test,
+            "checkpoint": str(model_path), "out_dir": str(out),
+            "n_parameters": sum(p.numel() for p in model.parameters()), "module": model}
+
+
+def _log(msg: str) -> None:
+    from tqdm.auto import tqdm
+
+    tqdm.write(msg)  # between the progress bars, not through them
+
+
+# -- the steps of a run ----------------------------------------------------------------------------
+
+def _build_data(cfg: TrainConfig, train_set: Dataset | None, eval_set: Dataset | None,
+                test_set: Dataset | None) -> tuple[Dataset, Dataset, Dataset | None]:
+    """(train, eval, test) datasets: the given ones cut to the limits, else loaded by name. With a
+    given ``train_set`` and no ``test_set`` there is no test split (one loaded by name might not match)."""
     by_name = train_set is None
     if by_name:
         train_set = _load_split(cfg, "train", cfg.train_limit)
@@ -468,55 +509,111 @@ def _train(cfg: TrainConfig, train_set, eval_set, test_set, rank, world, local_r
         test_set = _load_split(cfg, cfg.test_split, cfg.eval_limit)
     elif test_set is not None:
         test_set = _limit(test_set, cfg.eval_limit)
-    x0 = train_set[0][0]
+    return train_set, eval_set, test_set
+
+
+def _model_config(cfg: TrainConfig, train_set: Dataset) -> tuple[dict, int]:
+    """(model config, number of classes): the default of (task, role) for the data's image shape,
+    updated by ``cfg.model``, as plain JSON."""
+    x0 = train_set[0][0]  # the one probe of the image shape
     base = train_set.dataset if isinstance(train_set, torch.utils.data.Subset) else train_set
     n_classes = _n_classes(base)
     mcfg = default_model_config(cfg.task, cfg.role, int(x0.shape[0]), tuple(x0.shape[1:]), n_classes)
     mcfg.update(cfg.model)
-    mcfg = json.loads(json.dumps(mcfg))
-    run_cfg = {"train": cfg.to_dict(), "model": mcfg}
+    return json.loads(json.dumps(mcfg)), n_classes
 
+
+def _build_model(cfg: TrainConfig, mcfg: dict, device: torch.device) -> nn.Module:
+    """The network of ``mcfg``, initialised right after ``torch.manual_seed(cfg.seed)`` (or from
+    ``cfg.init_from``), on ``device``. A hardware front end's system (a default one is derived) is
+    recorded in ``mcfg["frontend_kw"]["system"]``, so the saved model rebuilds the very same."""
     torch.manual_seed(cfg.seed)
     model = build_model(mcfg)
     if cfg.init_from:
         init_from_checkpoint(model, cfg.init_from)
     model = model.to(device)
     system = getattr(getattr(model, "frontend", None), "system", None)
-    if system is not None:  # record the hardware system actually built (a default one is derived)
+    if system is not None:
         mcfg.setdefault("frontend_kw", {})["system"] = system
-        run_cfg["model"] = mcfg
+    return model
 
-    teacher = None
-    if cfg.teacher and cfg.alpha > 0:
-        teacher, tcfg = load_model(cfg.teacher, map_location=device)
-        teacher.requires_grad_(False)
-        if tcfg.get("train", {}).get("task", cfg.task) != cfg.task:
-            raise ValueError(f"teacher {cfg.teacher} was trained for task {tcfg['train']['task']!r}, "
-                             f"not {cfg.task!r}")
 
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    aug = Augment.from_any(cfg.augment)
-    start, history = 0, []
-    best_state, best_epoch = None, 0  # selected weights (CPU copy) and their epoch
-    ck_path = out / "checkpoint.pt"
-    if cfg.resume and ck_path.is_file():
-        ck = load_checkpoint(ck_path, map_location=device)
-        if ck["config"]["model"] != mcfg:
-            raise ValueError(f"cannot resume from {ck_path}: it holds model {ck['config']['model']}, this run "
-                             f"builds {mcfg}; use another out_dir or resume=False")
-        model.load_state_dict(ck["state_dict"])
-        opt.load_state_dict(ck["optimizer"])
-        start, history = int(ck["epoch"]), list(ck["history"])
-        best_epoch = start
-        if cfg.select == "best" and "best_state_dict" in ck:
-            best_state, best_epoch = ck["best_state_dict"], int(ck["best_epoch"])
+def _load_teacher(cfg: TrainConfig, device: torch.device) -> nn.Module | None:
+    """The frozen KD teacher (None without KD), refused when trained for another task."""
+    if not (cfg.teacher and cfg.alpha > 0):
+        return None
+    teacher, tcfg = load_model(cfg.teacher, map_location=device)
+    teacher.requires_grad_(False)
+    if tcfg.get("train", {}).get("task", cfg.task) != cfg.task:
+        raise ValueError(f"teacher {cfg.teacher} was trained for task {tcfg['train']['task']!r}, "
+                         f"not {cfg.task!r}")
+    return teacher
 
-    net = model
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
 
-        net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+@dataclass
+class _Selection:
+    """The epochs done (``history``, one row each) and the selected weights: ``best_state`` (a CPU
+    copy; None while the last epoch's are the selected ones) of epoch ``best_epoch`` (1-based, 0: none)."""
 
+    start: int = 0
+    history: list = field(default_factory=list)
+    best_state: dict | None = None
+    best_epoch: int = 0
+
+    def record(self, row: dict, model: nn.Module, select: str) -> dict:
+        """Add an epoch's row and select on it; returns the selection entries of the checkpoint."""
+        self.history.append(row)
+        epoch = row["epoch"]
+        if select == "last":
+            self.best_epoch = epoch
+            return {}
+        if self.best_state is None or _score(row) > _score(self.history[self.best_epoch - 1]):  # ties keep the earlier
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            self.best_epoch = epoch
+        return {"best_state_dict": self.best_state, "best_epoch": self.best_epoch}
+
+    def restore(self, model: nn.Module) -> None:
+        """Load the selected weights into ``model`` (when they are not its own, those of the last epoch)."""
+        if self.best_state is not None and self.best_epoch != len(self.history):
+            model.load_state_dict(self.best_state)
+
+    @property
+    def selected(self) -> dict:
+        """The history row of the selected epoch ({} when no epoch ran)."""
+        return self.history[self.best_epoch - 1] if self.best_epoch else {}
+
+
+def _resume(cfg: TrainConfig, ck_path: Path, model: nn.Module, opt: torch.optim.Optimizer, mcfg: dict,
+            device: torch.device) -> _Selection:
+    """With ``cfg.resume`` and a checkpoint at ``ck_path``: load its weights and optimiser state into
+    ``model`` and ``opt`` and return where it stopped; else a fresh :class:`_Selection`."""
+    sel = _Selection()
+    if not (cfg.resume and ck_path.is_file()):
+        return sel
+    ck = load_checkpoint(ck_path, map_location=device)
+    if ck["config"]["model"] != mcfg:
+        raise ValueError(f"cannot resume from {ck_path}: it holds model {ck['config']['model']}, this run "
+                         f"builds {mcfg}; use another out_dir or resume=False")
+    model.load_state_dict(ck["state_dict"])
+    opt.load_state_dict(ck["optimizer"])
+    sel.start, sel.history = int(ck["epoch"]), list(ck["history"])
+    sel.best_epoch = sel.start
+    if cfg.select == "best" and "best_state_dict" in ck:
+        sel.best_state, sel.best_epoch = ck["best_state_dict"], int(ck["best_epoch"])
+    return sel
+
+
+def _wrap_ddp(model: nn.Module, world: int, device: torch.device) -> nn.Module:
+    """``model`` in DistributedDataParallel when several processes train, else ``model`` itself."""
+    if world <= 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    return DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def _loaders(cfg: TrainConfig, train_set: Dataset, eval_set: Dataset, world: int, rank: int) -> dict:
+    """``sampler``, ``loader`` (training, this process's shard) and ``eval_loader``."""
     # DistributedSampler also serves one process: it shuffles with a generator seeded by seed + epoch.
     sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed,
                                  drop_last=True)
@@ -524,25 +621,68 @@ def _train(cfg: TrainConfig, train_set, eval_set, test_set, rank, world, local_r
                         drop_last=False)
     eval_loader = DataLoader(eval_set, batch_size=max(cfg.batch_size, 256), shuffle=False,
                              num_workers=cfg.num_workers)
+    return {"sampler": sampler, "loader": loader, "eval_loader": eval_loader}
 
-    for epoch in range(start, cfg.epochs):
+
+def _scheduled_lr(cfg: TrainConfig, epoch: int, step: int, n_steps: int) -> float:
+    """Learning rate at ``step`` of ``n_steps`` in ``epoch`` (0-based): a function of (epoch, step)
+    only, so a resumed run continues exactly."""
+    if cfg.schedule == "cosine":
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * (epoch + step / n_steps) / cfg.epochs))
+    return cfg.lr
+
+
+@dataclass
+class _Epochs:
+    """The training epochs: ``net`` (``model``, DDP-wrapped with several processes) by Adam ``opt``,
+    KD from ``teacher`` (None: cross-entropy), batches augmented by ``aug``; each epoch evaluated on
+    ``eval_loader``."""
+
+    cfg: TrainConfig
+    net: nn.Module
+    opt: torch.optim.Optimizer
+    teacher: nn.Module | None
+    aug: Augment | None
+    device: torch.device
+    n_classes: int
+    world: int
+    show: bool
+    sampler: DistributedSampler
+    loader: DataLoader
+    eval_loader: DataLoader
+
+    def run(self, epoch: int, model: nn.Module) -> dict:
+        """Train epoch ``epoch`` (0-based) and evaluate ``model``; returns its history row."""
         t0 = time.perf_counter()
-        torch.manual_seed(_epoch_seed(cfg.seed, epoch))
-        sampler.set_epoch(epoch)
-        net.train()
+        torch.manual_seed(_epoch_seed(self.cfg.seed, epoch))
+        self.sampler.set_epoch(epoch)
+        loss_sum, correct, count, samples = self._train(epoch)
+        loss_sum, correct, count, samples = _all_reduce([loss_sum, correct, count, samples], self.device, self.world)
+        ev = evaluate(model, self.eval_loader, self.device, self.n_classes)
+        row = {"epoch": epoch + 1, "train_loss": loss_sum / max(samples, 1), "train_acc": correct / max(count, 1)}
+        row.update({f"eval_{k}": v for k, v in ev.items()})
+        row["seconds"] = time.perf_counter() - t0
+        return row
+
+    def _train(self, epoch: int) -> tuple[float, float, float, float]:
+        """One pass over this process's shard: (loss sum over samples, correct, count, samples)."""
+        from tqdm.auto import tqdm
+
+        cfg, opt, teacher = self.cfg, self.opt, self.teacher
+        self.net.train()
         loss_sum = correct = count = samples = 0.0
-        n_steps = len(loader) if cfg.max_steps is None else min(len(loader), cfg.max_steps)
-        bar = tqdm(loader, total=n_steps, desc=f"{cfg.role} epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not (cfg.progress and main), leave=False)
+        n_steps = len(self.loader) if cfg.max_steps is None else min(len(self.loader), cfg.max_steps)
+        bar = tqdm(self.loader, total=n_steps, desc=f"{cfg.role} epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not self.show, leave=False)
         for step, (x, y) in enumerate(itertools.islice(bar, n_steps)):
-            x, y = x.to(device), y.to(device)
-            if cfg.schedule == "cosine":  # a function of (epoch, step) only: resume continues exactly
+            x, y = x.to(self.device), y.to(self.device)
+            if cfg.schedule != "constant":
                 for g in opt.param_groups:
-                    g["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * (epoch + step / n_steps) / cfg.epochs))
+                    g["lr"] = _scheduled_lr(cfg, epoch, step, n_steps)
             target = y
-            if aug is not None:  # one augmented view, seen by the student and the teacher alike
-                x, target = aug(x, y, n_classes)
-            logits = net(x)
+            if self.aug is not None:  # one augmented view, seen by the student and the teacher alike
+                x, target = self.aug(x, y, self.n_classes)
+            logits = self.net(x)
             t_logits = None
             if teacher is not None:
                 with torch.no_grad():
@@ -559,46 +699,36 @@ def _train(cfg: TrainConfig, train_set, eval_set, test_set, rank, world, local_r
             correct, count = correct + c, count + n
             bar.set_postfix(loss=f"{loss.item():.4f}")
         bar.close()
-        loss_sum, correct, count, samples = _all_reduce([loss_sum, correct, count, samples], device, world)
-        ev = evaluate(model, eval_loader, device, n_classes)
-        row = {"epoch": epoch + 1, "train_loss": loss_sum / max(samples, 1), "train_acc": correct / max(count, 1)}
-        row.update({f"eval_{k}": v for k, v in ev.items()})
-        row["seconds"] = time.perf_counter() - t0
-        history.append(row)
-        best = {}
-        if cfg.select == "last":
-            best_epoch = epoch + 1
-        else:
-            if best_state is None or _score(row) > _score(history[best_epoch - 1]):  # ties keep the earlier
-                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-                best_epoch = epoch + 1
-            best = {"best_state_dict": best_state, "best_epoch": best_epoch}
-        if main:
-            save_checkpoint(ck_path, model, run_cfg, optimizer=opt.state_dict(), epoch=epoch + 1,
-                            history=history, **best)
-            _write_metrics(out, history, run_cfg)
-            msg = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch")
-            tqdm.write(f"[{cfg.role}] epoch {epoch + 1}/{cfg.epochs}: {msg}")
+        return loss_sum, correct, count, samples
 
-    if best_state is not None and best_epoch != len(history):
-        model.load_state_dict(best_state)  # the epoch selected on eval_split
-    test = None
-    if test_set is not None:  # once, on the selected model
-        t_loader = DataLoader(test_set, batch_size=max(cfg.batch_size, 256), shuffle=False,
-                              num_workers=cfg.num_workers)
-        test = evaluate(model, t_loader, device, n_classes)
-    selected = history[best_epoch - 1] if best_epoch else {}
-    model_path = out / "model.pt"
-    if main:
-        save_checkpoint(model_path, model, run_cfg, history=history, selected_epoch=best_epoch)
-        _write_metrics(out, history, run_cfg, {"selected_epoch": best_epoch, "test_split": cfg.test_split,
+
+def _write_epoch(cfg: TrainConfig, out: Path, model: nn.Module, opt: torch.optim.Optimizer, run_cfg: dict,
+                 sel: _Selection, best: dict) -> None:
+    """``checkpoint.pt`` (weights, optimiser, history and ``best`` selection, for ``resume``) and
+    ``metrics.*`` / ``curves.png`` in ``out`` after an epoch, and its line in the log."""
+    row = sel.history[-1]
+    save_checkpoint(out / "checkpoint.pt", model, run_cfg, optimizer=opt.state_dict(), epoch=row["epoch"],
+                    history=sel.history, **best)
+    _write_metrics(out, sel.history, run_cfg)
+    msg = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch")
+    _log(f"[{cfg.role}] epoch {row['epoch']}/{cfg.epochs}: {msg}")
+
+
+def _final_test(cfg: TrainConfig, model: nn.Module, test_set: Dataset | None, device: torch.device,
+                n_classes: int) -> dict | None:
+    """Metrics of the selected ``model`` on the test split, evaluated once (None without one)."""
+    if test_set is None:
+        return None
+    t_loader = DataLoader(test_set, batch_size=max(cfg.batch_size, 256), shuffle=False, num_workers=cfg.num_workers)
+    return evaluate(model, t_loader, device, n_classes)
+
+
+def _write_final(cfg: TrainConfig, out: Path, model: nn.Module, run_cfg: dict, sel: _Selection,
+                 test: dict | None) -> None:
+    """``model.pt`` (the selected weights) and the final ``metrics.*`` and ``curves.png`` in ``out``."""
+    save_checkpoint(out / "model.pt", model, run_cfg, history=sel.history, selected_epoch=sel.best_epoch)
+    _write_metrics(out, sel.history, run_cfg, {"selected_epoch": sel.best_epoch, "test_split": cfg.test_split,
                                                "test": test})
-        if test is not None:
-            msg = ", ".join(f"{k} {v:.4g}" for k, v in test.items())
-            tqdm.write(f"[{cfg.role}] epoch {best_epoch} selected on {cfg.eval_split}; {cfg.test_split}: {msg}")
-    final = history[-1] if history else {}
-    return {"config": cfg.to_dict(), "model": mcfg, "history": history, "final": final,
-            "best_eval_acc": max((r["eval_acc"] for r in history), default=float("nan")),
-            "selected_epoch": best_epoch, "selected": selected, "test": test,
-            "checkpoint": str(model_path), "out_dir": str(out),
-            "n_parameters": sum(p.numel() for p in model.parameters()), "module": model}
+    if test is not None:
+        msg = ", ".join(f"{k} {v:.4g}" for k, v in test.items())
+        _log(f"[{cfg.role}] epoch {sel.best_epoch} selected on {cfg.eval_split}; {cfg.test_split}: {msg}")

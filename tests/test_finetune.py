@@ -48,21 +48,21 @@ def test_differentiable_twin_matches_the_simulator():
 
 def test_backend_refit_recovers_part_of_the_gap(tmp_path):
     res = finetune(modes=("backend",), settings=COARSE, train_limit=400, limit=200, epochs=2)
-    assert res["optical_accuracy"] < res["digital_accuracy"] - 0.1  # the 2-bit SLM costs accuracy
-    assert res["backend_accuracy"] > res["optical_accuracy"] + 0.1
-    assert res["backend_recovered"] > 0.3
-    assert "frontend_accuracy" not in res
-    json.dumps({k: v for k, v in res.items() if not k.startswith("_")})  # the report is JSON-ready
+    assert res.optical_accuracy < res.digital_accuracy - 0.1  # the 2-bit SLM costs accuracy
+    assert res.modes["backend"].accuracy > res.optical_accuracy + 0.1
+    assert res.modes["backend"].recovered > 0.3
+    assert "frontend_accuracy" not in res.to_json()
+    json.dumps(res.to_json())  # the report is JSON-ready
 
 
 def test_frontend_retraining_changes_the_frame_and_improves():
     res = finetune(modes=("frontend",), settings=COARSE, train_limit=200, limit=200, epochs=1)
-    tuned = res["_models"]["frontend"]
+    tuned = res.modes["frontend"].optical
     sysc = tuned.system
     frames0, _ = student_frames(tuned.model, sysc)
     assert tuned.frames.dtype == frames0.dtype and tuned.frames.max() <= sysc.slm.max_gray
     assert 0.01 < float((tuned.frames != frames0).mean()) < 0.9
-    assert res["frontend_accuracy"] > res["optical_accuracy"] + 0.05
+    assert res.modes["frontend"].accuracy > res.optical_accuracy + 0.05
 
 
 def test_bad_modes_and_teacher():

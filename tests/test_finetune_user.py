@@ -48,17 +48,17 @@ def test_finetune_never_lowers_validation_accuracy(user_student, bench, tmp_path
     path, root = user_student
     settings = BENCHES[bench]
     res = finetune(path, modes=("backend",), settings=settings, epochs=3, lr=1e-3, limit=15)
-    assert res["n_val_images"] == 18 and res["dataset"] == str(root / "shapes")
-    kept = save_student(res["_student"], res["_model_config"], tmp_path / "kept")
+    assert res.n_val_images == 18 and res.dataset == str(root / "shapes")
+    kept = save_student(res.student, res.model_config, tmp_path / "kept")
     # an independent look: the kept model and the start, simulated afresh on the validation split
-    before = simulate(path, settings=settings, split="val")["optical_accuracy"]
-    after = simulate(kept, settings=settings, split="val")["optical_accuracy"]
+    before = simulate(path, settings=settings, split="val").optical_accuracy
+    after = simulate(kept, settings=settings, split="val").optical_accuracy
     if settings.noise:  # a fresh noise draw moves each model by its own luck: the selection's numbers
-        kept_val = res["backend_val_accuracy"] if res["kept"] == "backend" else res["val_optical_accuracy"]
-        assert kept_val >= res["val_optical_accuracy"]
+        kept_val = res.modes["backend"].val_accuracy if res.kept == "backend" else res.val_optical_accuracy
+        assert kept_val >= res.val_optical_accuracy
     else:
         assert after >= before, (bench, before, after)
-    if res["kept"] == "start":  # nothing beat the start on validation: the start itself comes back
+    if res.kept == "start":  # nothing beat the start on validation: the start itself comes back
         from nets.checkpoint import load_checkpoint
 
         a, b = load_checkpoint(path)["state_dict"], load_checkpoint(kept)["state_dict"]

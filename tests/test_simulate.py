@@ -114,9 +114,9 @@ def test_simulate_reads_the_exported_files(tmp_path):
     manifest = export_student(m, sysc, tmp_path / "export")
     res = simulate(path, frames=tmp_path / "export", settings=settings, limit=40)
     frames, _ = student_frames(m, sysc)
-    assert np.array_equal(res["_optical"].frames, frames)
-    assert res["config"]["frames"] == str(tmp_path / "export")
-    assert res["n_images"] == 40 and 0 <= res["optical_accuracy"] <= 1
+    assert np.array_equal(res.optical.frames, frames)
+    assert res.config["frames"] == str(tmp_path / "export")
+    assert res.n_images == 40 and 0 <= res.optical_accuracy <= 1
     png = sorted((tmp_path / "export").glob("frame_*.png"))[0]
     from PIL import Image
 
@@ -157,21 +157,21 @@ def test_embedded_model_reaches_its_model_card():
     """The shipped student, simulated on the default bench on the whole test split (through files)."""
     digital, optical = _card_numbers()
     res = simulate()
-    assert res["n_images"] == 1000
-    assert res["digital_accuracy"] == pytest.approx(digital, abs=1e-4)
-    assert res["optical_accuracy"] == pytest.approx(optical, abs=0.01)
-    assert res["optical_accuracy"] > 0.9
-    c = np.asarray(res["confusion"])
-    assert c.sum() == 1000 and np.trace(c) == round(res["optical_accuracy"] * 1000)
+    assert res.n_images == 1000
+    assert res.digital_accuracy == pytest.approx(digital, abs=1e-4)
+    assert res.optical_accuracy == pytest.approx(optical, abs=0.01)
+    assert res.optical_accuracy > 0.9
+    c = np.asarray(res.confusion)
+    assert c.sum() == 1000 and np.trace(c) == round(res.optical_accuracy * 1000)
 
 
 def test_optical_accuracy_falls_with_fewer_bits_and_more_noise():
     base = simulate(limit=200)
     bits = simulate(limit=200, settings=HardwareSettings(slm_bits=2))
     noisy = simulate(limit=200, settings=HardwareSettings(full_well=30))
-    assert bits["optical_accuracy"] < base["optical_accuracy"] - 0.1
-    assert noisy["optical_accuracy"] < base["optical_accuracy"] - 0.1
-    assert bits["digital_accuracy"] == base["digital_accuracy"] == noisy["digital_accuracy"]
+    assert bits.optical_accuracy < base.optical_accuracy - 0.1
+    assert noisy.optical_accuracy < base.optical_accuracy - 0.1
+    assert bits.digital_accuracy == base.digital_accuracy == noisy.digital_accuracy
 
 
 def test_confusion_matrix_and_iou_against_sklearn():
@@ -228,14 +228,14 @@ def test_calibration_file_is_applied(tmp_path):
     settings = HardwareSettings(noise=False, camera_bits=None)
     plain = simulate(path, settings=settings, limit=20)
     cald = simulate(path, settings=settings, limit=20, calibrations=[tmp_path / "lut.h5"])
-    assert cald["config"]["calibrations"] == ["lut"]
-    assert np.array_equal(cald["_optical"].system.slm.lut, lut)
-    assert float((cald["_optical"].frames != plain["_optical"].frames).mean()) > 0.5
-    x = plain["_images"][:8]
+    assert cald.config["calibrations"] == ["lut"]
+    assert np.array_equal(cald.optical.system.slm.lut, lut)
+    assert float((cald.optical.frames != plain.optical.frames).mean()) > 0.5
+    x = plain.images[:8]
     with torch.no_grad():
         ref = m.camera(x)
     for r in (plain, cald):
-        o = r["_optical"]
+        o = r.optical
         err = float((o.features(o.tiles(o.camera_frame(x))) - ref).norm() / ref.norm())
         assert err < 0.05
 
@@ -253,9 +253,9 @@ def test_simulate_runs_frames_from_optics4f_export(tmp_path):
     export.export_model(path, slm_preset("holoeye-pluto-2"), tmp_path / "exp")
     bundle = export.read_export(tmp_path / "exp")
     res = simulate(path, frames=tmp_path / "exp", settings=HardwareSettings(noise=False, camera_bits=None), limit=20)
-    assert res["_optical"].frames.shape == (1, 1080, 1920)
-    assert np.array_equal(res["_optical"].frames, bundle.frames)
-    assert res["config"]["system"]["slm"]["name"] == "holoeye-pluto-2"
+    assert res.optical.frames.shape == (1, 1080, 1920)
+    assert np.array_equal(res.optical.frames, bundle.frames)
+    assert res.config["system"]["slm"]["name"] == "holoeye-pluto-2"
     with pytest.raises(ValueError, match="exported from"):  # the embedded student is another model
         simulate(None, frames=tmp_path / "exp", limit=5)
 
@@ -273,9 +273,9 @@ def test_segmentation_model_reports_iou(tmp_path):
                                         "channels": [3], "kernel_sizes": 3, "decoder_width": 4},
                               "train": {"task": "segment", "dataset": "synthetic-seg", "image_size": 16, "seed": 0}})
     res = simulate(path, settings=HardwareSettings(**IDEAL), limit=8, calibration_images=8)
-    assert res["task"] == "segment" and "confusion" not in res
-    assert res["optical_miou"] == pytest.approx(res["digital_miou"], abs=1e-3)
-    assert res["optical_accuracy"] == pytest.approx(res["digital_accuracy"], abs=1e-3)
+    assert res.task == "segment" and "confusion" not in res.to_json()
+    assert res.optical_miou == pytest.approx(res.digital_miou, abs=1e-3)
+    assert res.optical_accuracy == pytest.approx(res.digital_accuracy, abs=1e-3)
     from nets.inference.report import format_table
 
-    assert "mIoU" in format_table(res)
+    assert "mIoU" in format_table(res.to_json())

@@ -1,6 +1,7 @@
 """A bench with injected errors, uncalibrated vs calibrated (nets.inference.calibrated, CLI)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -133,9 +134,9 @@ def test_no_recovered_fraction_without_an_accuracy_gap(capsys):
     from nets.inference.calibrated import compare, format_comparison
 
     r = compare(None, BenchErrors(), calibrations=[], limit=20)
-    assert r["calibrated_accuracy"] is None and r["recovered_fraction"] is None
-    assert r["uncalibrated_accuracy"] == r["error_free_accuracy"]
-    r = dict(r, calibrated_accuracy=r["error_free_accuracy"], calibrations=["lut"])
+    assert r.calibrated_accuracy is None and r.recovered_fraction is None
+    assert r.uncalibrated_accuracy == r.error_free_accuracy
+    r = dataclasses.replace(r, calibrated_accuracy=r.error_free_accuracy, calibrations=["lut"])
     assert "n/a" in format_comparison(r)
 
 

@@ -62,8 +62,8 @@ def test_every_stock_bench_exports_and_simulates_or_says_why_not(preset, f1, lam
     assert min(bundle.config.geometry().slm_factor) >= 1  # at least one Fourier sample per SLM pixel
     res = simulate(DEFAULT_MODEL, frames=out, limit=4, calibration_images=4,
                    settings=_recorded(bundle))
-    assert res["n_images"] == 4 and 0 <= res["optical_accuracy"] <= 1
-    assert len(res["fidelity"]["channels"]) == 8
+    assert res.n_images == 4 and 0 <= res.optical_accuracy <= 1
+    assert len(res.fidelity["channels"]) == 8
 
 
 def _recorded(bundle):
@@ -105,12 +105,12 @@ def test_fidelity_flags_a_two_bit_panel(tmp_path):
                     settings=HardwareSettings(slm_preset="holoeye-pluto-2", f1=0.1, wavelength=633e-9, slm_bits=2))
     from nets.inference.fidelity import MIN_WEIGHT
 
-    g = min(r["correlation"] for r in good["fidelity"]["channels"] if r["weight"] >= MIN_WEIGHT)
-    p = min(r["correlation"] for r in poor["fidelity"]["channels"] if r["weight"] >= MIN_WEIGHT)
-    assert good["fidelity"]["well_represented"] and g > 0.99
-    assert not poor["fidelity"]["well_represented"] and p < 0.95
-    assert {r["phase_levels"] for r in poor["fidelity"]["channels"]} <= {2, 3, 4}
-    assert all(r["levels"] == 4 for r in poor["fidelity"]["channels"])
+    g = min(r["correlation"] for r in good.fidelity["channels"] if r["weight"] >= MIN_WEIGHT)
+    p = min(r["correlation"] for r in poor.fidelity["channels"] if r["weight"] >= MIN_WEIGHT)
+    assert good.fidelity["well_represented"] and g > 0.99
+    assert not poor.fidelity["well_represented"] and p < 0.95
+    assert {r["phase_levels"] for r in poor.fidelity["channels"]} <= {2, 3, 4}
+    assert all(r["levels"] == 4 for r in poor.fidelity["channels"])
 
 
 def test_simulate_frames_rebuilds_the_bench_the_export_recorded(tmp_path):
@@ -142,10 +142,10 @@ def test_per_channel_export_simulates_time_multiplexed(tmp_path):
     bundle = read_export(out)
     assert bundle.n_frames == 8 and not bundle.tiled
     res = simulate(DEFAULT_MODEL, frames=out, limit=64, calibration_images=16, settings=_recorded(bundle))
-    assert res["_optical"].per_channel
-    assert res["optical_accuracy"] >= res["digital_accuracy"] - 0.05
-    assert sorted(r["out_channel"] for r in res["fidelity"]["channels"]) == list(range(8))
-    assert res["fidelity"]["well_represented"]
+    assert res.optical.per_channel
+    assert res.optical_accuracy >= res.digital_accuracy - 0.05
+    assert sorted(r["out_channel"] for r in res.fidelity["channels"]) == list(range(8))
+    assert res.fidelity["well_represented"]
 
 
 def test_a_labs_camera_pitch_is_read_onto_the_feature_grid():
@@ -157,8 +157,8 @@ def test_a_labs_camera_pitch_is_read_onto_the_feature_grid():
     ref = simulate(DEFAULT_MODEL, limit=64, calibration_images=16, settings=HardwareSettings(**base))
     lab = simulate(DEFAULT_MODEL, limit=64, calibration_images=16,
                    settings=HardwareSettings(camera_pitch=5.86e-6, **base))
-    assert lab["config"]["system"]["camera"]["pixel_pitch"] == 5.86e-6
-    assert abs(lab["optical_accuracy"] - ref["optical_accuracy"]) <= 2 / 64
+    assert lab.config["system"]["camera"]["pixel_pitch"] == 5.86e-6
+    assert abs(lab.optical_accuracy - ref.optical_accuracy) <= 2 / 64
     with pytest.raises(ValueError, match=r"cannot resolve the output tiles.*f2/f1 >= 2.5"):
         simulate(DEFAULT_MODEL, limit=4, calibration_images=4,
                  settings=HardwareSettings(f1=0.05, camera_pitch=20e-6))

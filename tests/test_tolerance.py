@@ -130,8 +130,8 @@ def test_zero_width_error_reproduces_simulate_exactly():
     for rec in res["benches"]:
         assert rec["noise_seed"] == 7 + rec["index"]
         sim = simulate(settings=base.replace(seed=rec["noise_seed"]), limit=M, calibration_images=16)
-        assert rec["accuracy"] == sim["optical_accuracy"]
-        assert rec["digital_accuracy"] == sim["digital_accuracy"]
+        assert rec["accuracy"] == sim.optical_accuracy
+        assert rec["digital_accuracy"] == sim.digital_accuracy
 
 
 def test_shift_alone_reproduces_the_old_sweep():
@@ -154,8 +154,8 @@ def test_bench_errors_reproduce_simulate_bench_errors_uncalibrated():
                   "gray_2pi": {"dist": "fixed", "value": 230, "unit": "gray level"},
                   "z4": {"dist": "fixed", "value": 60, "unit": "nm"}}, benches=1)
     rec = _run(spec, workers=1)["benches"][0]
-    assert rec["accuracy"] == res["uncalibrated_accuracy"]
-    assert rec["accuracy"] < res["error_free_accuracy"]
+    assert rec["accuracy"] == res.uncalibrated_accuracy
+    assert rec["accuracy"] < res.error_free_accuracy
 
 
 def test_sensitivity_ranks_rotation_above_a_little_read_noise():
@@ -267,7 +267,7 @@ def test_grid_sweep_seeds_are_the_benches_of_simulate():
         for s, acc in enumerate(pt["accuracy_per_seed"]):
             sim = simulate(settings=HardwareSettings(slm_shift=(0.0, pt["values"]["slm_shift_x"]), seed=s), limit=M,
                            calibration_images=16)
-            assert acc == sim["optical_accuracy"]
+            assert acc == sim.optical_accuracy
         assert pt["accuracy_mean"] == pytest.approx(np.mean(pt["accuracy_per_seed"]))
         assert pt["accuracy_std"] == pytest.approx(np.std(pt["accuracy_per_seed"], ddof=1))
 

@@ -3,6 +3,7 @@
 * :mod:`.optical`   the student on the simulated hardware (SLM frames -> 4f -> camera -> electronics);
 * :mod:`.simulate`  digital vs optical accuracy of a saved model, through exported frame files;
 * :mod:`.report`    table, confusion matrix, JSON report;  :mod:`.figures`  the figures;
+* :mod:`.results`   the typed results (SimulationResult, FinetuneResult, ComparisonResult) and their JSON;
 * :mod:`.sweep`     accuracy against one hardware parameter (CSV + PNG);
 * :mod:`.finetune`  hardware-aware fine-tuning (SLM frame, or the electronic back end only).
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,7 @@ import numpy as np
 from optics4f.devices.slm import SLM
 
 from .optical import HardwareSettings, OpticalStudent, auto_exposure, student_system
+from .results import ComparisonResult
 
 __all__ = ["BenchErrors", "parse_bench_errors", "SurfaceErrorSLM", "true_system", "aperture_radius",
            "truth_calibrations", "measure_calibrations", "bench_optical", "compare", "format_comparison"]
@@ -265,9 +267,9 @@ def _accuracy(optical, calib_images, images, labels, settings, batch_size):
     return float((opt.argmax(1) == labels).float().mean()), float((dig.argmax(1) == labels).float().mean())
 
 
-def compare(model=None, errors: BenchErrors | str = "", *, calibrations=None, measure: bool = False,
-            settings: HardwareSettings | None = None, dataset=None, limit: int | None = None,
-            calibration_images: int = 64, batch_size: int = 100) -> dict:
+def compare(model: str | Path | None = None, errors: BenchErrors | str = "", *, calibrations: Sequence | None = None,
+            measure: bool = False, settings: HardwareSettings | None = None, dataset: str | Path | None = None,
+            limit: int | None = None, calibration_images: int = 64, batch_size: int = 100) -> ComparisonResult:
     """Accuracy of a student on the error-free bench, on the erroneous bench uncalibrated, and
     calibrated (module docstring).
 
@@ -280,10 +282,10 @@ def compare(model=None, errors: BenchErrors | str = "", *, calibrations=None, me
     settings : HardwareSettings of the bench (camera, noise, misalignment); a phase SLM
     limit, dataset, calibration_images, batch_size : as :func:`nets.inference.simulate.simulate`
 
-    Returns a dict: ``digital_accuracy``, ``error_free_accuracy``, ``uncalibrated_accuracy``,
-    ``calibrated_accuracy`` and ``recovered_fraction`` (None without calibrations, or when the errors
-    cost less than one image),
-    ``bench_errors``, ``calibrations`` (kinds), ``n_images``.
+    Returns a :class:`~nets.inference.results.ComparisonResult` (``to_json()``: the report):
+    ``digital_accuracy``, ``error_free_accuracy``, ``uncalibrated_accuracy``, ``calibrated_accuracy``
+    and ``recovered_fraction`` (None without calibrations, or when the errors cost less than one
+    image), ``bench_errors``, ``calibrations`` (kinds), ``n_images``.
     """
     from calib.base import apply_all
 
@@ -310,35 +312,35 @@ def compare(model=None, errors: BenchErrors | str = "", *, calibrations=None, me
 
     error_free, digital = run(nominal, nominal)
     uncal, _ = run(nominal, bench)
-    res = {"n_images": int(len(images)), "dataset": ds_name, "digital_accuracy": digital,
-           "error_free_accuracy": error_free, "uncalibrated_accuracy": uncal, "calibrated_accuracy": None,
-           "recovered_fraction": None, "bench_errors": errors.to_dict(), "calibrations": [c.kind for c in cals],
-           "calibration_methods": [str(c.metadata.get("method", "file")) for c in cals],
-           "model": str(model_path), "hardware": settings.to_dict()}
+    calibrated = recovered = None
     if cals:
-        cal, _ = run(apply_all(nominal, cals), bench)
+        calibrated, _ = run(apply_all(nominal, cals), bench)
         gap = error_free - uncal
-        res["calibrated_accuracy"] = cal
         # no fraction when the errors cost no accuracy (gap below one image): it would be noise
-        res["recovered_fraction"] = (cal - uncal) / gap if gap > 0.5 / len(images) else None
-    return res
+        recovered = (calibrated - uncal) / gap if gap > 0.5 / len(images) else None
+    return ComparisonResult(n_images=int(len(images)), dataset=ds_name, digital_accuracy=digital,
+                            error_free_accuracy=error_free, uncalibrated_accuracy=uncal,
+                            calibrated_accuracy=calibrated, recovered_fraction=recovered,
+                            bench_errors=errors.to_dict(), calibrations=[c.kind for c in cals],
+                            calibration_methods=[str(c.metadata.get("method", "file")) for c in cals],
+                            model=str(model_path), hardware=settings.to_dict())
 
 
-def format_comparison(res: dict) -> str:
+def format_comparison(res: ComparisonResult) -> str:
     """The printed table of :func:`compare`."""
-    e = res["bench_errors"]
+    e = res.bench_errors
     desc = ", ".join(([f"lut_gamma={e['lut_gamma']:g}"] if e["lut_gamma"] != 1 else [])
                      + ([f"gray_2pi={e['gray_2pi']:g}"] if e["gray_2pi"] else [])
                      + [f"{k}={v:g} m" for k, v in e["zernike"].items()])
-    rows = [("digital (ideal)", res["digital_accuracy"]), ("optical, error-free bench", res["error_free_accuracy"]),
-            ("optical, uncalibrated", res["uncalibrated_accuracy"])]
-    if res["calibrated_accuracy"] is not None:
-        rows.append((f"optical, calibrated ({'+'.join(res['calibrations'])})", res["calibrated_accuracy"]))
-    lines = [f"{res['n_images']} {res['dataset']} test images; bench errors: {desc}", f"{'':38s} {'accuracy':>9s}"]
+    rows = [("digital (ideal)", res.digital_accuracy), ("optical, error-free bench", res.error_free_accuracy),
+            ("optical, uncalibrated", res.uncalibrated_accuracy)]
+    if res.calibrated_accuracy is not None:
+        rows.append((f"optical, calibrated ({'+'.join(res.calibrations)})", res.calibrated_accuracy))
+    lines = [f"{res.n_images} {res.dataset} test images; bench errors: {desc}", f"{'':38s} {'accuracy':>9s}"]
     lines += [f"{name:38s} {v:9.4f}" for name, v in rows]
-    if res["calibrated_accuracy"] is not None and res["recovered_fraction"] is None:
+    if res.calibrated_accuracy is not None and res.recovered_fraction is None:
         lines.append(f"{'recovered by calibrating':38s}       n/a  (the errors cost no accuracy here)")
-    elif res["recovered_fraction"] is not None:
-        lines.append(f"{'recovered by calibrating':38s} {100 * res['recovered_fraction']:8.0f} %"
+    elif res.recovered_fraction is not None:
+        lines.append(f"{'recovered by calibrating':38s} {100 * res.recovered_fraction:8.0f} %"
                      "  (of the error-free - uncalibrated gap)")
     return "\n".join(lines)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .results import SimulationResult
 
 __all__ = ["save_figures", "save_png"]
 
@@ -23,17 +27,17 @@ def save_png(fig, path) -> Path:
     return path
 
 
-def save_figures(res: dict, out_dir, index: int = 0) -> list:
+def save_figures(res: SimulationResult, out_dir: str | Path, index: int = 0) -> list[Path]:
     """Write input.png, fourier_frame.png, camera.png and features.png for test image ``index``
     of a :func:`~nets.inference.simulate.simulate` result; returns the paths."""
     import torch
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    opt = res["_optical"]
+    opt = res.optical
     out = Path(out_dir)
-    x = res["_images"][index:index + 1]
-    label = int(res["_labels"][index]) if res["_labels"].ndim == 1 else None
+    x = res.images[index:index + 1]
+    label = int(res.labels[index]) if res.labels.ndim == 1 else None
     paths = []
 
     fig = Figure(figsize=(3.6, 3.4))

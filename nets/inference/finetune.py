@@ -21,10 +21,12 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from .optical import HardwareSettings, OpticalStudent, auto_exposure, masks_on_grid, student_frames, \
     student_masks, student_system
+from .results import FinetuneResult, ModeResult
 
 __all__ = ["hardware_student", "finetune", "recovered_fraction", "MODES"]
 
@@ -141,23 +143,24 @@ def _check_args(epochs, lr, frontend_lr, batch_size):
         raise ValueError(f"batch_size={batch_size!r} must be an integer >= 2")
 
 
-def finetune(model=None, teacher=None, *, modes=MODES, settings: HardwareSettings | None = None, dataset=None,
+def finetune(model: str | Path | None = None, teacher: str | Path | None = None, *, modes: Sequence[str] = MODES,
+             settings: HardwareSettings | None = None, dataset: str | Path | None = None,
              train_limit: int | None = None, limit: int | None = None, val_limit: int | None = None,
              epochs: int = 1, lr: float = 1e-2, frontend_lr: float = 2e-2, batch_size: int = 64, seed: int = 0,
-             calibration_images: int = 64) -> dict:
-    """Fine-tune a student for the simulated hardware (module docstring); returns a report dict.
+             calibration_images: int = 64) -> FinetuneResult:
+    """Fine-tune a student for the simulated hardware (module docstring).
 
     Each mode trains for ``epochs`` and keeps the epoch best on the *validation* split's simulated
     optical accuracy, the untouched start included (epoch 0): a mode never returns a model worse
-    on validation than the one it started from. ``model_out`` names the model to keep: the best
+    on validation than the one it started from. ``kept`` names the model kept: the best
     on validation of the start and the back-end refit (a retrained SLM frame, mode "frontend", is
-    not a student's masks: it is reported, and its frames are in ``_models``).
+    not a student's masks: it is reported, and its frames are in ``modes["frontend"].optical``).
 
-    Report: ``digital_accuracy``, ``optical_accuracy`` (test split, before), ``val_*`` the same on
-    validation, per mode ``<mode>_accuracy`` (test), ``<mode>_val_accuracy``, ``<mode>_epoch``
-    (selected epoch, 0 = the start) and ``<mode>_recovered`` (share of the test gap, None when the
-    gap is not larger than one test image), ``kept`` ("start" or "backend"), ``config``;
-    ``_models`` (OpticalStudent per mode) and ``_student`` (the kept nn.Module), not JSON.
+    Returns a :class:`~nets.inference.results.FinetuneResult` (``to_json()``: the report): the
+    accuracies before (test and validation splits), per mode a :class:`~nets.inference.results.ModeResult`
+    (accuracies after, the selected epoch, 0 = the start, and the share of the test gap recovered,
+    None when the gap is not larger than one test image), ``kept`` ("start" or "backend"), ``config``,
+    and the kept network (``student``) with its model config (``model_config``).
     """
     import torch
 
@@ -214,12 +217,8 @@ def finetune(model=None, teacher=None, *, modes=MODES, settings: HardwareSetting
         digital = float((student(xs).argmax(1) == ys).float().mean())
         digital_val = float((student(xv).argmax(1) == yv).float().mean())
     before, before_val = _accuracy(base, xs, ys), _accuracy(base, xv, yv)
-    res = {"digital_accuracy": digital, "optical_accuracy": before, "val_digital_accuracy": digital_val,
-           "val_optical_accuracy": before_val, "n_images": int(len(xs)), "n_val_images": int(len(xv)),
-           "n_train_images": int(len(xt)), "dataset": ds_name,
-           "teacher": None if teacher_path is None else str(teacher_path)}
-    res["_models"], kept, kept_val = {}, student, before_val
-    res["kept"] = "start"
+    modes_run: dict[str, ModeResult] = {}
+    kept, kept_val, kept_name = student, before_val, "start"
 
     def feats_of(x):
         return torch.cat([base.features(base.tiles(base.camera_frame(x[s:s + 200]))) for s in range(0, len(x), 200)])
@@ -245,12 +244,13 @@ def finetune(model=None, teacher=None, *, modes=MODES, settings: HardwareSetting
         tuned.eval()
         opt_b = OpticalStudent(tuned, system, frames, scale)
         opt_b.set_exposure(system.camera.exposure_time)
-        res["backend_val_accuracy"], res["backend_epoch"] = _accuracy(opt_b, xv, yv), best["epoch"]
-        res["backend_accuracy"] = _accuracy(opt_b, xs, ys)
-        res["backend_recovered"] = recovered_fraction(digital, before, res["backend_accuracy"], len(xs))
-        res["_models"]["backend"] = opt_b
-        if best["epoch"] > 0 and res["backend_val_accuracy"] > kept_val:
-            kept, kept_val, res["kept"] = tuned, res["backend_val_accuracy"], "backend"
+        val_b = _accuracy(opt_b, xv, yv)
+        acc_b = _accuracy(opt_b, xs, ys)
+        modes_run["backend"] = ModeResult(accuracy=acc_b, val_accuracy=val_b, epoch=best["epoch"],
+                                          recovered=recovered_fraction(digital, before, acc_b, len(xs)),
+                                          optical=opt_b)
+        if best["epoch"] > 0 and val_b > kept_val:
+            kept, kept_val, kept_name = tuned, val_b, "backend"
 
     if "frontend" in modes:
         # (a) SLM phase and back end trained through the differentiable hardware model.
@@ -273,15 +273,17 @@ def finetune(model=None, teacher=None, *, modes=MODES, settings: HardwareSetting
         tuned.backend.load_state_dict(best["state"])
         tuned.eval()
         opt_a = OpticalStudent(tuned, system, best["frames"], scale)
-        res["frontend_val_accuracy"], res["frontend_epoch"] = best["acc"], best["epoch"]
-        res["frontend_accuracy"] = _accuracy(opt_a, xs, ys)
-        res["frontend_recovered"] = recovered_fraction(digital, before, res["frontend_accuracy"], len(xs))
-        res["_models"]["frontend"] = opt_a
+        acc_a = _accuracy(opt_a, xs, ys)
+        modes_run["frontend"] = ModeResult(accuracy=acc_a, val_accuracy=best["acc"], epoch=best["epoch"],
+                                           recovered=recovered_fraction(digital, before, acc_a, len(xs)),
+                                           optical=opt_a)
 
-    res["_student"] = kept
-    res["config"] = {"model": str(model or DEFAULT_MODEL), "modes": list(modes), "hardware": settings.to_dict(),
-                     "epochs": epochs, "lr": lr, "frontend_lr": frontend_lr, "batch_size": batch_size, "seed": seed,
-                     "exposure_time": system.camera.exposure_time, "selection": "validation split, start included"}
-    res["_model_config"] = cfg
-    res["seconds"] = time.perf_counter() - t0
-    return res
+    config = {"model": str(model or DEFAULT_MODEL), "modes": list(modes), "hardware": settings.to_dict(),
+              "epochs": epochs, "lr": lr, "frontend_lr": frontend_lr, "batch_size": batch_size, "seed": seed,
+              "exposure_time": system.camera.exposure_time, "selection": "validation split, start included"}
+    return FinetuneResult(digital_accuracy=digital, optical_accuracy=before, val_digital_accuracy=digital_val,
+                          val_optical_accuracy=before_val, n_images=int(len(xs)), n_val_images=int(len(xv)),
+                          n_train_images=int(len(xt)), dataset=ds_name,
+                          teacher=None if teacher_path is None else str(teacher_path), kept=kept_name,
+                          modes=modes_run, config=config, seconds=time.perf_counter() - t0, student=kept,
+                          model_config=cfg)

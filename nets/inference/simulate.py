@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Sequence
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .optical import HardwareSettings, OpticalStudent, auto_exposure, student_frames, student_system
+from .results import SimulationResult
 
 __all__ = ["simulate", "load_student", "export_student", "optical_from_export", "load_calibrations", "DEFAULT_MODEL",
            "DEFAULT_TEACHER", "run_dataset"]
@@ -135,9 +137,10 @@ def run_dataset(optical: OpticalStudent, images, batch_size: int = 100, progress
     return torch.cat(opt), torch.cat(dig), first
 
 
-def simulate(model=None, *, frames=None, settings: HardwareSettings | None = None, dataset=None,
-             split: str = "test", limit: int | None = None, calibration_images: int = 64, batch_size: int = 100,
-             calibrations=(), progress: bool = False) -> dict:
+def simulate(model: str | Path | None = None, *, frames: str | Path | None = None,
+             settings: HardwareSettings | None = None, dataset: str | Path | None = None, split: str = "test",
+             limit: int | None = None, calibration_images: int = 64, batch_size: int = 100,
+             calibrations: Sequence = (), progress: bool = False) -> SimulationResult:
     """Digital vs simulated optical accuracy of a student on a dataset split.
 
     Parameters
@@ -151,12 +154,11 @@ def simulate(model=None, *, frames=None, settings: HardwareSettings | None = Non
     calibrations : ``calib.Calibration`` objects (or HDF5 paths) applied in order to the system
         (SLM LUT, flatness, ...) before the frames are made and rendered
 
-    Returns a dict: ``digital_accuracy``, ``optical_accuracy``, ``difference`` (optical - digital),
-    ``n_images``, ``confusion`` (optical, rows true / columns predicted), ``confusion_digital``,
-    ``classes``, for segmentation ``digital_miou`` / ``optical_miou``, ``config`` (everything used)
-    and, not JSON, ``_optical`` (the OpticalStudent), ``_images``, ``_tiles`` for the figures.
+    Returns a :class:`~nets.inference.results.SimulationResult` (``to_json()``: the report): the
+    accuracies, their difference (optical - digital), the confusion matrices (classification) or mean
+    IoU (segmentation), the fidelity of the masks, ``config`` (everything used), and for the figures
+    the OpticalStudent that ran, the images, labels and the first batch's camera tiles.
     """
-
     from nets.export.bundle import read_export
 
     from .report import confusion_matrix, mean_iou
@@ -196,28 +198,27 @@ def simulate(model=None, *, frames=None, settings: HardwareSettings | None = Non
     opt, dig, tiles = run_dataset(optical, images, batch_size, progress)
     n_classes = int(opt.shape[1])
     p_opt, p_dig = opt.argmax(1), dig.argmax(1)
-    res = {"task": task, "n_images": int(len(images)), "dataset": ds_name, "split": split,
-           "digital_accuracy": float((p_dig == labels).float().mean()),
-           "optical_accuracy": float((p_opt == labels).float().mean())}
-    res["difference"] = res["optical_accuracy"] - res["digital_accuracy"]
-    res["agreement"] = float((p_opt == p_dig).float().mean())
     if task == "segment":
-        res["digital_miou"] = mean_iou(p_dig, labels, n_classes)
-        res["optical_miou"] = mean_iou(p_opt, labels, n_classes)
+        by_task = {"digital_miou": mean_iou(p_dig, labels, n_classes),
+                   "optical_miou": mean_iou(p_opt, labels, n_classes)}
     else:
-        res["confusion"] = confusion_matrix(labels, p_opt, n_classes).tolist()
-        res["confusion_digital"] = confusion_matrix(labels, p_dig, n_classes).tolist()
-    res["classes"] = list(getattr(test, "classes", [str(k) for k in range(n_classes)]))
-    res["fidelity"] = fidelity_report(optical, student, tiles)
+        by_task = {"confusion": confusion_matrix(labels, p_opt, n_classes).tolist(),
+                   "confusion_digital": confusion_matrix(labels, p_dig, n_classes).tolist()}
+    fidelity = fidelity_report(optical, student, tiles)
     sysd = optical.system.to_dict()
-    res["config"] = {"model": str(model_path), "frames": frames_source, "hardware": settings.to_dict(),
-                     "calibrations": [str(getattr(c, "kind", c)) for c in cals],
-                     "exposure_time": exposure, "calibration_images": int(len(calib)),
-                     "encoding": encoding, "export_settings": _jsonable(export_settings),
-                     "system": _jsonable(sysd), "model_config": cfg}
-    res["seconds"] = time.perf_counter() - t0
-    res["_optical"], res["_images"], res["_tiles"], res["_labels"] = optical, images, tiles, labels
-    return res
+    config = {"model": str(model_path), "frames": frames_source, "hardware": settings.to_dict(),
+              "calibrations": [str(getattr(c, "kind", c)) for c in cals],
+              "exposure_time": exposure, "calibration_images": int(len(calib)),
+              "encoding": encoding, "export_settings": _jsonable(export_settings),
+              "system": _jsonable(sysd), "model_config": cfg}
+    return SimulationResult(
+        task=task, n_images=int(len(images)), dataset=ds_name, split=split,
+        digital_accuracy=float((p_dig == labels).float().mean()),
+        optical_accuracy=float((p_opt == labels).float().mean()),
+        agreement=float((p_opt == p_dig).float().mean()),
+        classes=list(getattr(test, "classes", [str(k) for k in range(n_classes)])),
+        fidelity=fidelity, config=config, seconds=time.perf_counter() - t0,
+        optical=optical, images=images, labels=labels, tiles=tiles, **by_task)
 
 
 #: Correlation of realised and wanted kernels (in every tile) from which a mask counts as well

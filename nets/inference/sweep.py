@@ -80,9 +80,9 @@ def sweep(param: str, values=None, model=None, settings: HardwareSettings | None
     rows = []
     for v in tqdm(values, desc=f"sweep {param}", disable=not progress):
         res = simulate(model, settings=SWEEPS[param][2](base, v), **simulate_kw)
-        rows.append({"param": param, "value": float(v), "digital_accuracy": res["digital_accuracy"],
-                     "optical_accuracy": res["optical_accuracy"], "difference": res["difference"],
-                     "n_images": res["n_images"]})
+        rows.append({"param": param, "value": float(v), "digital_accuracy": res.digital_accuracy,
+                     "optical_accuracy": res.optical_accuracy, "difference": res.difference,
+                     "n_images": res.n_images})
     return rows
 
 
