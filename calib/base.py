@@ -32,6 +32,7 @@ import numpy as np
 
 from optics4f.io.atomic import atomic_path
 from optics4f.io.hdf5 import FORMAT_NAME, as_str, read_tree, write_root, write_tree
+from optics4f.system.calibration import apply_calibrations
 
 __all__ = ["Calibration", "load", "register", "KINDS", "CALIBRATION_VERSION", "apply_all"]
 
@@ -227,12 +228,6 @@ def apply_all(config, calibrations, check_bench: bool = True):
     """Apply several calibrations in order to a SystemConfig; returns the corrected copy.
 
     With ``check_bench``, a calibration measured on a different bench (wavelength, SLM, camera,
-    geometry) warns, naming the differences (:meth:`Calibration.check_bench`)."""
-    for c in calibrations:
-        if not isinstance(c, Calibration):
-            raise TypeError(f"calibrations must be Calibration objects (use calib.load(path)), got "
-                            f"{type(c).__name__}")
-        if check_bench:
-            c.check_bench(config)
-        config = c.apply_to_config(config)
-    return config
+    geometry) warns, naming the differences (:meth:`Calibration.check_bench`). The same as
+    :func:`optics4f.system.calibration.apply_calibrations`, which ``nets`` uses."""
+    return apply_calibrations(config, calibrations, check_bench)
