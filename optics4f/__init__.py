@@ -3,8 +3,8 @@
 Units are SI (m, rad); fields are complex arrays with spatial axes last,
 (..., ny, nx), on NumPy or CuPy (the backend follows the input array).
 ``import optics4f`` loads the core only and never imports torch; the
-subpackages ``devices``, ``io``, ``system`` and ``torch`` (the bridge) load on
-first use (docs/architecture.md#layers).
+subpackages ``devices``, ``io`` and ``system`` load on first use, the torch
+bridge with ``import optics4f.torch`` (docs/architecture.md#layers).
 """
 from ._version import __version__
 from .backend import as_field, get_xp, has_cupy, is_cupy, to_numpy
@@ -21,8 +21,9 @@ from .sampling import AliasingError, SamplingWarning
 from .zernike import ansi_to_nm, nm_to_ansi, zernike, zernike_opd, zernike_phase
 
 #: Subpackages loaded on first use (PEP 562), so that ``import optics4f`` loads the core only:
-#: devices (SLM, display, camera), io (files), system (the hardware 4f system), torch (the bridge).
-_SUBPACKAGES = ("devices", "io", "system", "torch")
+#: devices (SLM, display, camera), io (files), system (the hardware 4f system). The torch bridge is
+#: imported by name (``import optics4f.torch``): an attribute lookup never imports torch.
+_SUBPACKAGES = ("devices", "io", "system")
 
 
 def __getattr__(name: str):
