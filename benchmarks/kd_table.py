@@ -358,7 +358,7 @@ def main(argv=None) -> list:
     print(f"total wall time {total:.0f} s on {os.cpu_count()} CPU cores, {args.threads} torch threads; "
           f"1-min load average {load:.1f} at start, {load_end:.1f} at end")
     if args.json:
-        from nets.checkpoint import atomic_write
+        from optics4f.io.atomic import atomic_write
 
         atomic_write(args.json, lambda f: json.dump(records, f, indent=2), mode="w")
         print(f"records written to {args.json}")

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from optics4f._version import __version__
 from optics4f.io.atomic import atomic_path
-from optics4f.io.hdf5 import FORMAT_NAME, FORMAT_VERSION, read_tree, write_tree
+from optics4f.io.hdf5 import FORMAT_NAME, as_str, read_tree, write_root, write_tree
+from optics4f.system.calibration import apply_calibrations
 
 __all__ = ["Calibration", "load", "register", "KINDS", "CALIBRATION_VERSION", "apply_all"]
 
@@ -167,10 +167,7 @@ class Calibration:
 
         with atomic_path(path, overwrite=overwrite) as tmp:
             with h5py.File(tmp, "w") as f:
-                f.attrs["format"] = FORMAT_NAME
-                f.attrs["format_version"] = FORMAT_VERSION
-                f.attrs["software_version"] = __version__
-                f.attrs["NX_class"] = "NXroot"
+                write_root(f)
                 g = f.create_group("calibration")
                 g.attrs["NX_class"] = "NXcollection"
                 g.attrs["kind"] = self.kind
@@ -196,10 +193,6 @@ class Calibration:
         return dataclasses.replace(self, **changes)
 
 
-def _str(v) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
 def load(path) -> Calibration:
     """Read a file written by :meth:`Calibration.save` (clear errors for other files)."""
     import h5py
@@ -212,16 +205,16 @@ def load(path) -> Calibration:
     except OSError as e:
         raise ValueError(f"{str(path)!r} is not a readable HDF5 file ({e})") from None
     with f:
-        if _str(f.attrs.get("format", "")) != FORMAT_NAME or "calibration" not in f:
+        if as_str(f.attrs.get("format", "")) != FORMAT_NAME or "calibration" not in f:
             raise ValueError(f"{str(path)!r} is not an optics4f calibration file (no /calibration group)")
         g = f["calibration"]
-        ver = _str(g.attrs.get("calibration_version", ""))
+        ver = as_str(g.attrs.get("calibration_version", ""))
         if ver.split(".")[0] != CALIBRATION_VERSION.split(".")[0]:
             raise ValueError(f"{str(path)!r} has calibration_version {ver!r}; this calib reads "
                              f"{CALIBRATION_VERSION}.x")
-        kind = _str(g.attrs["kind"])
+        kind = as_str(g.attrs["kind"])
         values = read_tree(g["values"])
-        units = {k: _str(d.attrs.get("units", "1")) for k, d in g["values"].items()}
+        units = {k: as_str(d.attrs.get("units", "1")) for k, d in g["values"].items()}
         truth = read_tree(g["truth"]) if "truth" in g else None
         metadata = read_tree(g["metadata"]) if "metadata" in g else {}
         uncertainty = read_tree(g["uncertainty"]) if "uncertainty" in g else {}
@@ -235,12 +228,6 @@ def apply_all(config, calibrations, check_bench: bool = True):
     """Apply several calibrations in order to a SystemConfig; returns the corrected copy.
 
     With ``check_bench``, a calibration measured on a different bench (wavelength, SLM, camera,
-    geometry) warns, naming the differences (:meth:`Calibration.check_bench`)."""
-    for c in calibrations:
-        if not isinstance(c, Calibration):
-            raise TypeError(f"calibrations must be Calibration objects (use calib.load(path)), got "
-                            f"{type(c).__name__}")
-        if check_bench:
-            c.check_bench(config)
-        config = c.apply_to_config(config)
-    return config
+    geometry) warns, naming the differences (:meth:`Calibration.check_bench`). The same as
+    :func:`optics4f.system.calibration.apply_calibrations`, which ``nets`` uses."""
+    return apply_calibrations(config, calibrations, check_bench)

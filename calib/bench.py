@@ -24,7 +24,7 @@ import numpy as np
 
 from optics4f.devices.detector import Camera
 from optics4f.devices.display import InputDisplay
-from optics4f.devices.slm import SLM
+from optics4f.devices.slm import SLM, gray_dtype
 from optics4f.system import Hardware4f, Misalignment, SystemConfig
 from optics4f.grid import padded_size
 
@@ -168,7 +168,7 @@ class SimulatedBench:
 
     def uniform_frame(self, gray: int = 0):
         """SLM frame (panel shape) of one gray level."""
-        return np.full(self.slm.resolution, int(gray), dtype=np.uint8 if self.slm.bit_depth <= 8 else np.uint16)
+        return np.full(self.slm.resolution, int(gray), dtype=gray_dtype(self.slm.bit_depth))
 
     # -- rendering -------------------------------------------------------------------------------------
     def fields(self, slm_frames, images):

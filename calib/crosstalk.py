@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize
 
+from optics4f.devices.slm import gray_dtype
+
 from .base import Calibration
 from .checks import FrameError, check_finite, check_saturation, check_signal
 from .frames import load_frames
@@ -38,7 +40,7 @@ __all__ = ["CrosstalkCalibration", "crosstalk_frames", "grating_efficiencies", "
 def crosstalk_frames(resolution, periods, gray: int, bit_depth: int = 8):
     """SLM frames (1 + len(periods), ny, nx): a flat frame (gray 0, the reference) then binary gratings
     (0 | ``gray``) of each period along x."""
-    flat = np.zeros((1,) + tuple(int(r) for r in resolution), dtype=np.uint8 if bit_depth <= 8 else np.uint16)
+    flat = np.zeros((1,) + tuple(int(r) for r in resolution), dtype=gray_dtype(bit_depth))
     gr = [grating_frames(resolution, [0, int(gray)], period=int(p), bit_depth=bit_depth)[1] for p in periods]
     return np.concatenate([flat, np.stack(gr)])
 

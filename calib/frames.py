@@ -9,7 +9,7 @@ so a lab passes whatever its acquisition software wrote:
   multi-page TIFF; 16-bit images keep their values); ``.h5`` / ``.hdf5``
   with the dataset named by ``dataset=`` or ``"file.h5:/path/in/file"``
   (default: the only dataset in the file, or the NeXus signal of
-  ``/entry/data`` as written by :func:`optics4f.io.save_field`).
+  ``/entry/data`` as written by :func:`optics4f.system.save_field`).
 
 Colour images are refused (a camera frame is one channel); the error says how
 to convert.

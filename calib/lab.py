@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from optics4f.devices.slm import gray_dtype
+
 from .frames import HDF5_SUFFIXES, IMAGE_SUFFIXES, load_frames
 
 __all__ = ["LAB_KINDS", "ProbeSet", "make_probes", "analyse", "read_captures", "MANIFEST_NAME", "FRAME_SUFFIXES"]
@@ -176,7 +178,7 @@ def make_probes(kind: str, slm, display_shape=(64, 64), **options) -> ProbeSet:
         zc = np.asarray(options.get("camera_z", np.arange(-0.8e-3, 0.8e-3 + 1e-9, 0.1e-3)), dtype=np.float64)
         zf = np.asarray(options.get("slm_z", np.arange(-3e-3, 3e-3 + 1e-9, 0.4e-3)), dtype=np.float64)
         ny, nx = slm.resolution
-        flat = np.zeros((ny, nx), dtype=np.uint8 if slm.bit_depth <= 8 else np.uint16)
+        flat = np.zeros((ny, nx), dtype=gray_dtype(slm.bit_depth))
         frames = np.stack([flat, pinhole_frame(slm, (ny // 2, nx // 2), 5).astype(flat.dtype)])
         w = probe_window(float(options["wavelength"]), float(options["f1"]), float(options["display_pitch"]),
                          float(slm.pitch))

@@ -45,6 +45,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from optics4f.devices.slm import gray_dtype
+
 from .base import Calibration
 from .checks import FrameError, check_finite, check_frames, check_saturation, check_signal
 from .frames import load_frames
@@ -69,10 +71,6 @@ _TWO_PI = 2.0 * np.pi
 
 
 # ------------------------------------------------------------------------------------------- probes
-def _gray_dtype(bit_depth):
-    return np.uint8 if bit_depth <= 8 else np.uint16
-
-
 def _check_grays(grays, bit_depth):
     g = np.asarray(grays)
     if g.ndim != 1 or g.size < 2 or g.dtype.kind not in "iu":
@@ -94,7 +92,7 @@ def grating_frames(resolution, grays, period: int = 8, reference: int = 0, axis:
     ny, nx = (int(r) for r in resolution)
     idx = np.arange(nx if axis == 1 else ny) - (nx if axis == 1 else ny) // 2
     high = (idx % period) >= period // 2
-    out = np.full((g.size, ny, nx), reference, dtype=_gray_dtype(bit_depth))
+    out = np.full((g.size, ny, nx), reference, dtype=gray_dtype(bit_depth))
     if axis == 1:
         out[:, :, high] = g[:, None, None]
     else:
@@ -106,7 +104,7 @@ def split_screen_frames(resolution, grays, reference: int = 0, bit_depth: int = 
     """SLM frames (n, ny, nx): columns < nx//2 at ``reference``, the others at each gray of ``grays``."""
     g = _check_grays(grays, bit_depth)
     ny, nx = (int(r) for r in resolution)
-    out = np.full((g.size, ny, nx), reference, dtype=_gray_dtype(bit_depth))
+    out = np.full((g.size, ny, nx), reference, dtype=gray_dtype(bit_depth))
     out[:, :, nx // 2:] = g[:, None, None]
     return out
 

@@ -14,6 +14,9 @@ captured frames (calib.lab.read_captures) and writes the calibration HDF5 file w
 (DIR/probes, DIR/frames, DIR/KIND.h5) and prints the true and recovered values against the stated
 tolerances (exit status 1 when one is missed). Outputs never replace existing files without --force;
 folders are written in full under a temporary name and renamed into place.
+
+With :mod:`nets.cli` this module is the application layer (docs/architecture.md#layers): it wires
+the calibration routines (``calib``) to the panel's frame files (``nets.export.formats``).
 """
 from __future__ import annotations
 
@@ -134,9 +137,9 @@ def simulated_bench(kind: str, preset: str, n: int = 64, seed: int = 0, waveleng
     if kind == "lut":
         levels = 2**ref.bit_depth
         if bench_errors:
-            from nets.inference.calibrated import _true_lut as bench_errors_lut, parse_bench_errors
+            from optics4f.system.bench_errors import parse_bench_errors, true_lut
 
-            true = bench_errors_lut(ref, parse_bench_errors(bench_errors))
+            true = true_lut(ref, parse_bench_errors(bench_errors))
         else:
             true = _true_lut(levels, 0.86 * (levels - 1))
         b = SimulatedBench(bench_config(n, wavelength=wavelength, pitch=pitch,

@@ -23,7 +23,7 @@ from optics4f.io.atomic import atomic_write
 
 from .models import MODELS
 
-__all__ = ["build_model", "save_checkpoint", "load_checkpoint", "load_model", "model_config", "atomic_write"]
+__all__ = ["build_model", "save_checkpoint", "load_checkpoint", "load_model", "model_config"]
 
 FORMAT = "optics4f.nets.checkpoint"
 FORMAT_VERSION = 1

@@ -11,6 +11,12 @@ function that adds its arguments to a parser and a function that runs it.
 Heavy imports (torch) happen inside the run functions, so ``optics4f --help``
 is fast.
 
+This module and :mod:`nets.calibrate` are the application layer
+(docs/architecture.md#layers): the only modules that import both ``nets`` and
+``calib``. They read calibration files (``calib.load``) and pass the objects to
+the students' library, which takes them through the protocol
+``optics4f.system.calibration.Calibration``.
+
 Errors: a user error (a bad value, a missing or broken file, a size that cannot
 fit in memory) ends the command with a one-line message naming the flag or the
 file and exit status 1 (2 for a flag argparse refuses); ``--debug`` anywhere on
@@ -305,11 +311,7 @@ def _export(p: argparse.ArgumentParser):
                 over["flatness"] = _load_array(args.flatness, "--flatness", bench.wavelength)
             slm = slm_preset(args.slm, **over)
             system = SystemConfig.load_toml(args.system) if args.system else None
-            cals = []
-            if args.calibration:
-                from calib.base import load as load_calibration
-
-                cals = [load_calibration(f) for f in args.calibration]
+            cals = _load_calibrations(args.calibration)
             manifest = export_model(args.model, slm, args.out, system=system, tiled=not args.per_channel,
                                     encoding=args.encoding, bench=bench, formats=args.formats,
                                     fill=args.fill, force=args.force, write_lut=args.write_lut, calibrations=cals,
@@ -350,10 +352,11 @@ def _inspect(p: argparse.ArgumentParser):
     def run(args):
         import json
 
+        from calib.report import calibration_report
         from nets.export.inspect import format_report, inspect_path
 
         try:
-            rep = inspect_path(args.path)
+            rep = inspect_path(args.path, h5_reports=(calibration_report,))
         except (ValueError, TypeError, OSError) as e:
             raise SystemExit(f"optics4f inspect: error: {e}") from e
         print(json.dumps(rep, indent=2, default=str) if args.json else format_report(rep))
@@ -497,10 +500,8 @@ def _simulate(p: argparse.ArgumentParser):
         from nets.inference.simulate import simulate
 
         try:
-            from nets.inference.simulate import load_calibrations
-
             res = simulate(args.model, frames=args.frames, settings=settings, dataset=args.dataset,
-                           limit=args.limit, calibrations=load_calibrations(args.calibration),
+                           limit=args.limit, calibrations=_load_calibrations(args.calibration),
                            progress=args.progress)
         except (FileNotFoundError, ValueError) as e:
             raise SystemExit(f"optics4f simulate: {e}") from e
@@ -543,8 +544,16 @@ def _simulate_settings(args):
     return _hardware_settings(args, recorded)
 
 
+def _load_calibrations(paths) -> list:
+    """Calibration objects from the files of ``--calibration`` (``calib.load``)."""
+    from calib.base import load
+
+    return [load(p) for p in paths or ()]
+
+
 def _simulate_bench_errors(args, settings):
     """``optics4f simulate --bench-errors SPEC [--calibration FILE... | --calibrate]``."""
+    from calib.bench_errors import measure_calibrations
     from nets.inference.calibrated import compare, format_comparison
     from nets.inference.report import write_report
 
@@ -555,7 +564,8 @@ def _simulate_bench_errors(args, settings):
     if args.sweep or args.frames:
         raise SystemExit("optics4f simulate: --bench-errors exports the model itself; drop --sweep / --frames")
     try:
-        res = compare(args.model, args.bench_errors, calibrations=args.calibration or None, measure=args.calibrate,
+        res = compare(args.model, args.bench_errors, calibrations=_load_calibrations(args.calibration) or None,
+                      measure=measure_calibrations if args.calibrate else None,
                       settings=settings, dataset=args.dataset, limit=args.limit)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"optics4f simulate: {e}") from e

@@ -49,7 +49,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from .checkpoint import atomic_write, build_model, load_checkpoint, load_model, save_checkpoint
+from optics4f.io.atomic import atomic_write
+
+from .checkpoint import build_model, load_checkpoint, load_model, save_checkpoint
 from .data.augment import Augment
 from .kd import DEFAULT_ALPHA, DEFAULT_T, kd_loss
 

@@ -2,8 +2,9 @@
 
 Units are SI (m, rad); fields are complex arrays with spatial axes last,
 (..., ny, nx), on NumPy or CuPy (the backend follows the input array).
-``import optics4f`` never imports torch; the torch bridge lives in
-``optics4f.torch`` (imported on demand).
+``import optics4f`` loads the core only and never imports torch; the
+subpackages ``devices``, ``io`` and ``system`` load on first use, the torch
+bridge with ``import optics4f.torch`` (docs/architecture.md#layers).
 """
 from ._version import __version__
 from .backend import as_field, get_xp, has_cupy, is_cupy, to_numpy
@@ -19,7 +20,22 @@ from .pupil import circular_pupil, rectangular_pupil
 from .sampling import AliasingError, SamplingWarning
 from .zernike import ansi_to_nm, nm_to_ansi, zernike, zernike_opd, zernike_phase
 
-from . import devices, io, system  # noqa: E402  (subpackages: SLM/camera models, files, the hardware 4f system)
+#: Subpackages loaded on first use (PEP 562), so that ``import optics4f`` loads the core only:
+#: devices (SLM, display, camera), io (files), system (the hardware 4f system). The torch bridge is
+#: imported by name (``import optics4f.torch``): an attribute lookup never imports torch.
+_SUBPACKAGES = ("devices", "io", "system")
+
+
+def __getattr__(name: str):
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")  # also binds it as an attribute
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBPACKAGES))
 
 __all__ = [
     "__version__",

@@ -177,10 +177,8 @@ def shape2(name: str, value: object, *, min: int = 1) -> tuple[int, int]:
 def finite_array(name: str, a: Array) -> Array:
     """Refuse an array (NumPy, CuPy or torch) holding NaN or Inf; returns ``a``."""
     mod = type(a).__module__
-    if mod.startswith("torch"):
-        import torch
-
-        ok = bool(torch.isfinite(a.detach()).all()) if a.is_floating_point() or a.is_complex() else True
+    if mod.startswith("torch"):  # the tensor's own methods: optics4f never imports torch
+        ok = bool(a.detach().isfinite().all()) if a.is_floating_point() or a.is_complex() else True
     else:
         from .backend import get_xp
 

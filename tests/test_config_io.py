@@ -12,7 +12,8 @@ import pytest
 import optics4f
 from optics4f.devices.detector import Camera
 from optics4f.devices.slm import SLM
-from optics4f.io import FORMAT_VERSION, atomic_open, load_config, load_field, save_config, save_field, save_mask
+from optics4f.io import FORMAT_VERSION, atomic_open
+from optics4f.system.files import load_config, load_field, save_config, save_field, save_mask
 from optics4f.system import Misalignment, SystemConfig, TiledLayout
 
 

@@ -44,7 +44,7 @@ def test_failed_rename_keeps_the_old_file(tmp_path, monkeypatch):
 
 def test_writer_failing_midway_keeps_the_old_file(tmp_path):
     p = tmp_path / "field.h5"
-    from optics4f.io.hdf5 import load_field, save_field
+    from optics4f.system.files import load_field, save_field
 
     save_field(p, np.ones((4, 4), np.complex64), pitch=8e-6, wavelength=532e-9, plane="input")
     with pytest.raises(RuntimeError, match="disk full"):
@@ -217,7 +217,7 @@ def test_interrupted_toml_overwrite_keeps_the_old_configuration(tmp_path, monkey
             raise OSError(28, "No space left on device")
         return real(path, *a, **k)
 
-    import optics4f.io.atomic as mod
+    import optics4f.system.config as mod  # save_toml writes through its atomic_open
 
     monkeypatch.setattr(mod, "atomic_open", toml_write_fails)
     with pytest.raises(OSError, match="No space"):

@@ -277,7 +277,7 @@ def test_missing_or_corrupt_side_file_names_it(tmp_path):
 
 @pytest.mark.parametrize("cut", [0, 100, 0.5])
 def test_truncated_hdf5_files_name_the_file(tmp_path, cut):
-    from optics4f.io.hdf5 import load_config, load_field, save_config, save_field
+    from optics4f.system.files import load_config, load_field, save_config, save_field
 
     cfg = save_config(tmp_path / "c.h5", SystemConfig())
     fld = save_field(tmp_path / "f.h5", np.ones((4, 4), np.complex64), pitch=D, wavelength=LAM, plane="input")
@@ -291,7 +291,7 @@ def test_truncated_hdf5_files_name_the_file(tmp_path, cut):
 def test_hdf5_units_are_honoured_or_refused(tmp_path):
     import h5py
 
-    from optics4f.io.hdf5 import load_config, load_field, save_config, save_field
+    from optics4f.system.files import load_config, load_field, save_config, save_field
 
     p = save_config(tmp_path / "c.h5", SystemConfig())
     with h5py.File(p, "r+") as f:
@@ -520,7 +520,7 @@ def test_export_manifest_without_keys_names_the_file(tmp_path, student):
 def test_hdf5_configuration_without_keys_is_refused(tmp_path):
     import h5py
 
-    from optics4f.io.hdf5 import load_config, save_config
+    from optics4f.system.files import load_config, save_config
 
     p = save_config(tmp_path / "c.h5", SystemConfig())
     with h5py.File(p, "r+") as f:

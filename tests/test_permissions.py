@@ -54,7 +54,7 @@ def test_atomic_writes_follow_the_umask(tmp_path, umask, mask, file_mode, dir_mo
 
 def test_saved_configurations_are_readable_by_others(tmp_path, umask):
     from optics4f.devices.slm import SLM
-    from optics4f.io.hdf5 import save_config, save_field
+    from optics4f.system.files import save_config, save_field
 
     umask(0o022)
     cfg = SystemConfig(slm=SLM(resolution=(4, 4), lut=np.linspace(0, 6, 256)))

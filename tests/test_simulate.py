@@ -227,7 +227,9 @@ def test_calibration_file_is_applied(tmp_path):
     cal.save(tmp_path / "lut.h5")
     settings = HardwareSettings(noise=False, camera_bits=None)
     plain = simulate(path, settings=settings, limit=20)
-    cald = simulate(path, settings=settings, limit=20, calibrations=[tmp_path / "lut.h5"])
+    from calib.base import load  # a file is read by calib; nets takes the object
+
+    cald = simulate(path, settings=settings, limit=20, calibrations=[load(tmp_path / "lut.h5")])
     assert cald.config["calibrations"] == ["lut"]
     assert np.array_equal(cald.optical.system.slm.lut, lut)
     assert float((cald.optical.frames != plain.optical.frames).mean()) > 0.5

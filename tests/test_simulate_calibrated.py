@@ -10,9 +10,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from calib.base import apply_all  # noqa: E402
+from calib.bench_errors import measure_calibrations, truth_calibrations  # noqa: E402
 from nets.cli import main  # noqa: E402
-from nets.inference.calibrated import (BenchErrors, aperture_radius, measure_calibrations,  # noqa: E402
-                                       parse_bench_errors, true_system, truth_calibrations)
+from optics4f.system.bench_errors import BenchErrors, aperture_radius, parse_bench_errors, true_system  # noqa: E402
 from nets.inference.optical import student_system  # noqa: E402
 from nets.inference.simulate import DEFAULT_MODEL, load_student  # noqa: E402
 

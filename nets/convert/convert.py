@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from optics4f.io.atomic import atomic_dir
 
 from nets.models.imported import ImportedClassifier, layer_spec, with_weights
 from nets.models.spectral import padded_extent
@@ -296,12 +295,6 @@ def refit_intensity(student, cfg: dict, dataset, epochs: int, *, lr: float = 1e-
     return new, out
 
 
-def _umask() -> int:
-    m = os.umask(0)
-    os.umask(m)
-    return m
-
-
 def save_student(student, cfg: dict, out, *, force: bool = False, inputs=(), extra_files=None) -> Path:
     """Write ``out/model.pt`` (+ ``model.json``, + ``extra_files`` {name: text}) as one set: into a
     new folder, switched in with one rename. An existing ``out`` is replaced only with ``force``,
@@ -319,24 +312,8 @@ def save_student(student, cfg: dict, out, *, force: bool = False, inputs=(), ext
         raise FileExistsError(f"{str(out)!r} already exists; give a new folder or --force to replace it")
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} is a file; give a folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out, overwrite=force, what="--out") as tmp:
         save_checkpoint(tmp / "model.pt", student, cfg)
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text)
-        mode = 0o666 & ~_umask()
-        for f in tmp.iterdir():
-            f.chmod(mode)
-        tmp.chmod(0o777 & ~_umask())
-        old = None
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out / "model.pt"

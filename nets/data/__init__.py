@@ -43,13 +43,14 @@ from .idx import IdxFormatError, load_idx_folder, read_idx
 from .mnist5k import load_mnist5k
 from .folders import load_class_folders
 from .npz import load_npz
-from .registry import available_datasets, dataset_reference, detect_format, load_dataset
+from .registry import available_datasets, dataset_reference, detect_format, load_dataset, model_dataset
 from .segmentation import load_image_mask_folder, load_synthetic_segmentation
 from .splits import random_split, stratified_split, stratified_subset
 from .transforms import ToOptical, channel_stats, normalize, pad_to, resize, resize_mask, to_optical
 
 __all__ = [
-    "load_dataset", "available_datasets", "detect_format", "dataset_reference", "load_class_folders", "load_npz",
+    "load_dataset", "model_dataset", "available_datasets", "detect_format", "dataset_reference", "load_class_folders",
+    "load_npz",
     "ImageClassification", "ImageSegmentation",
     "load_mnist5k", "load_digits", "load_idx_folder", "load_cifar10",
     "load_synthetic_segmentation", "load_image_mask_folder",

@@ -13,7 +13,7 @@ from .npz import load_npz
 from .segmentation import load_image_mask_folder, load_synthetic_segmentation
 
 __all__ = ["BUILTIN", "FOLDER_FORMATS", "FILE_FORMATS",
-           "dataset_reference", "available_datasets", "detect_format", "load_dataset"]
+           "dataset_reference", "available_datasets", "detect_format", "load_dataset", "model_dataset"]
 
 #: Built-in datasets (nothing is downloaded): name -> loader(split, size, seed, **kw).
 BUILTIN = {
@@ -105,3 +105,19 @@ def load_dataset(name_or_path, split: str = "train", size=None, seed: int = 0, *
                              f"{', '.join(FILE_FORMATS)} are datasets, or give a folder")
         return FILE_FORMATS[path.suffix.lower()](path, split, size, seed, **kw)
     return FOLDER_FORMATS[detect_format(path)](path, split, size, seed, **kw)
+
+
+def model_dataset(cfg: dict, split: str, limit=None, dataset=None):
+    """(dataset, name): split ``split`` of the dataset a model was trained on, as it was trained.
+
+    ``cfg``: the model's checkpoint configuration (its ``train`` section gives the dataset name,
+    image size, pad and seed); ``dataset``: another name or folder, loaded alike; ``limit``: a
+    stratified subset of that many images (None: all)."""
+    tr = cfg.get("train", {})
+    name = dataset or tr.get("dataset", "mnist5k")
+    kw = {"size": tr.get("image_size"), "seed": tr.get("seed", 0)}
+    if tr.get("pad") is not None:
+        kw["pad"] = tr["pad"]
+    if limit is not None:
+        kw["limit"] = int(limit)
+    return load_dataset(name, split, **kw), name

@@ -99,9 +99,12 @@ def _sidecar_report(path: Path) -> dict:
     return rep
 
 
-def inspect_path(path) -> dict:
+def inspect_path(path, h5_reports=()) -> dict:
     """Report (dict) on a frame (.png/.bmp/.csv), a sidecar (.h5), a LUT file (.txt/.lut), a
-    manifest.json or an export folder."""
+    manifest.json or an export folder.
+
+    ``h5_reports``: functions ``(path) -> report dict or None`` tried first on an HDF5 file, for
+    files of the layers above nets (the command line passes ``calib.report.calibration_report``)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {str(path)!r}")
@@ -120,7 +123,11 @@ def inspect_path(path) -> dict:
     from .inspect_more import flatness_report, h5_report, lut_text_report
 
     if suffix in (".h5", ".hdf5"):
-        other = h5_report(path)  # a calibration or a slmsuite phase file
+        other = None
+        for report in (*h5_reports, h5_report):  # h5_report: a slmsuite phase file
+            other = report(path)
+            if other is not None:
+                break
         return {"file": str(path), **(other if other is not None else _sidecar_report(path))}
     if suffix == ".npy":
         return {"file": str(path), **flatness_report(path)}

@@ -1,56 +1,30 @@
-"""``optics4f inspect`` on the files around an export: calibration files (calib), slmsuite phase files,
-gray -> phase / gray -> gray LUT tables, and flatness maps (vendor gray images or phase maps in rad)."""
+"""``optics4f inspect`` on the files around an export: slmsuite phase files, gray -> phase / gray -> gray
+LUT tables, and flatness maps (vendor gray images or phase maps in rad). Calibration files are
+reported by ``calib.report`` (the command line passes it to :func:`nets.export.inspect.inspect_path`)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
+from optics4f.io.summary import array_summary
+
 __all__ = ["h5_report", "lut_text_report", "flatness_report"]
 
 
-def _summary(v):
-    a = np.asarray(v)
-    if a.ndim == 0:
-        return a.item() if a.dtype.kind != "c" else complex(a)
-    if a.dtype.kind == "c":
-        return {"shape": list(a.shape), "max_abs": float(np.abs(a).max()) if a.size else None}
-    return {"shape": list(a.shape), "min": float(a.min()) if a.size else None,
-            "max": float(a.max()) if a.size else None}
-
-
 def h5_report(path: Path) -> dict | None:
-    """Report on a calibration file or a slmsuite phase file; None for other HDF5 files (export sidecars)."""
+    """Report on a slmsuite phase file; None for other HDF5 files (export sidecars, calibration files:
+    ``calib.report.calibration_report``)."""
     from optics4f.io.hdf5 import open_h5
 
     with open_h5(path, "HDF5 file") as f:
-        is_cal = "calibration" in f
         is_slmsuite = "phase" in f and "display" in f and "config" not in f
-    if is_cal:
-        from calib.base import load
-        from calib.benchinfo import format_bench
-
-        cal = load(path)
-        rep = {"kind": f"calibration ({cal.kind})", "method": cal.metadata.get("method", "?"),
-               "bench": format_bench(cal.bench), "values": {}}
-        for k, v in cal.values.items():
-            u = cal.units.get(k, "")
-            s = _summary(v)
-            if k in cal.uncertainty:
-                sig = np.asarray(cal.uncertainty[k])
-                s = {"value": s, "sigma": float(sig) if sig.ndim == 0 else float(np.sqrt(np.mean(sig**2)))}
-            rep["values"][f"{k} ({u})" if u and u != "1" else k] = s
-        if cal.truth:
-            rep["truth"] = sorted(cal.truth)
-        if not cal.uncertainty:
-            rep["uncertainty"] = "none recorded"
-        return rep
     if is_slmsuite:
         from optics4f.io.vendor import read_slmsuite_phase, slmsuite_phase_to_gray
 
         phase, display = read_slmsuite_phase(path)
         bits = 8 if display.dtype.itemsize == 1 else int(np.ceil(np.log2(max(int(display.max()) + 1, 2))))
-        return {"kind": "slmsuite phase file", "phase_rad": _summary(phase), "display": _summary(display),
+        return {"kind": "slmsuite phase file", "phase_rad": array_summary(phase), "display": array_summary(display),
                 "display_matches_phase": bool(np.array_equal(slmsuite_phase_to_gray(phase, bits), display)),
                 "convention": "gray = (rint(-phase 2^b / 2 pi) - 1) mod 2^b (slmsuite)"}
     return None

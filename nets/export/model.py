@@ -35,6 +35,7 @@ import numpy as np
 from optics4f.devices.detector import Camera
 from optics4f.devices.display import InputDisplay
 from optics4f.system.config import SystemConfig
+from optics4f.system.calibration import apply_calibrations, check_calibrations
 from optics4f.system.grid_choice import bench_pad
 from optics4f.system.layout import TiledLayout
 
@@ -225,9 +226,7 @@ def export_hardware(front, slm, out, *, formats=None, force: bool = False, write
     full = np.mod(full + np.pi, 2 * np.pi) - np.pi
     config = cfg.replace(slm=slm, encoding="phase")
     if calibrations:
-        from calib.base import apply_all
-
-        config = apply_all(config, list(calibrations))
+        config = apply_calibrations(config, calibrations)
     frames = config.slm.encode(full, config.wavelength)
     lut = None
     if write_lut:
@@ -252,8 +251,9 @@ def export_model(model, slm, out, *, system: SystemConfig | None = None, tiled: 
 
     ``system``: the lab's SystemConfig (its SLM is replaced by ``slm``, its display must show the
     model's image size); default :func:`export_system` from ``wavelength``, ``display_pitch``,
-    ``f1``, ``f2`` (m). ``calibrations``: ``calib.Calibration`` objects applied in order to the
-    system (LUT, flatness, ...) before encoding. ``bench``: the bench's HardwareSettings (lenses,
+    ``f1``, ``f2`` (m). ``calibrations``: calibration objects (the protocol
+    ``optics4f.system.calibration.Calibration``; ``calib.load(path)`` reads a file) applied in
+    order to the system (LUT, flatness, ...) before encoding. ``bench``: the bench's HardwareSettings (lenses,
     wavelength, display pitch, camera, misalignments), recorded in the export so that simulate
     rebuilds it (:func:`export_system`). Other arguments: :func:`export_masks`. Returns the
     manifest path. ``out`` never contains ``model`` (when a path): that is refused even with ``force``.
@@ -285,9 +285,8 @@ def export_model(model, slm, out, *, system: SystemConfig | None = None, tiled: 
     if bench is not None:
         source["bench"] = dict(bench.to_dict(), slm_preset=slm.name)
     if calibrations:
-        from calib.base import apply_all
-
-        config = apply_all(config, list(calibrations))
+        calibrations = check_calibrations(calibrations)
+        config = apply_calibrations(config, calibrations)
         source["calibrations"] = ", ".join(str(c.kind) for c in calibrations)
     return export_masks(masks, out, config, tiled=tiled, formats=formats, fill=fill, amax=amax, force=force,
                         strict=strict, write_lut=write_lut, settings=source)

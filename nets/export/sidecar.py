@@ -15,7 +15,7 @@ Sidecar (``sidecar.h5``; the optics4f HDF5 root attributes ``format``,
     /out_channel, /in_channel (F,) int64    which mask pair each frame shows (out_channel -1: all
                                             output channels, tiled)
     /config                                 the SystemConfig (geometry, devices, layout), as
-                                            optics4f.io.hdf5.save_config writes it, units attached
+                                            optics4f.system.files.save_config writes it, units attached
     /settings                               the export settings (encoding, amax, fill, source model...)
 
 Manifest (``manifest.json``): format, versions, the SLM settings (LUT and
@@ -31,9 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from optics4f._version import __version__
+from optics4f import __version__
 from optics4f.io.atomic import atomic_path
-from optics4f.io.hdf5 import FORMAT_NAME, FORMAT_VERSION, config_from_tree, read_h5, read_tree, write_tree
+from optics4f.io.hdf5 import FORMAT_NAME, FORMAT_VERSION, read_h5, read_tree, write_tree
+from optics4f.system.files import config_from_tree
 
 __all__ = ["SIDECAR_NAME", "MANIFEST_NAME", "MANIFEST_FORMAT", "MANIFEST_VERSION", "sha256", "write_sidecar",
            "read_sidecar", "write_manifest", "read_manifest", "verify_checksums"]

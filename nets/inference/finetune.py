@@ -50,7 +50,8 @@ def _electronics(optical: OpticalStudent):
     import torch
 
     k = optical.counts_per_unit()
-    return (torch.as_tensor(optical._iy), torch.as_tensor(optical._ix), float(k[0]), float(optical.dark_counts()))
+    iy, ix = optical.feature_index
+    return (torch.as_tensor(iy), torch.as_tensor(ix), float(k[0]), float(optical.dark_counts()))
 
 
 def hardware_student(optical: OpticalStudent, backend, noise: bool):
@@ -178,7 +179,9 @@ def finetune(model: str | Path | None = None, teacher: str | Path | None = None,
     for m in modes:
         choice("modes", m, MODES)
 
-    from .simulate import DEFAULT_MODEL, DEFAULT_TEACHER, _dataset, load_student
+    from nets.data import model_dataset
+
+    from .simulate import DEFAULT_MODEL, DEFAULT_TEACHER, load_student
 
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
@@ -199,9 +202,9 @@ def finetune(model: str | Path | None = None, teacher: str | Path | None = None,
     if teacher_path is not None:
         t_model, _ = load_model(teacher_path)
         t_model.requires_grad_(False)
-    test, ds_name = _dataset(cfg, "test", limit, dataset)
-    val, _ = _dataset(cfg, "val", val_limit, dataset)
-    train, _ = _dataset(cfg, "train", train_limit, dataset)
+    test, ds_name = model_dataset(cfg, "test", limit, dataset)
+    val, _ = model_dataset(cfg, "val", val_limit, dataset)
+    train, _ = model_dataset(cfg, "train", train_limit, dataset)
     if len(val) == 0:
         raise ValueError(f"the dataset {ds_name!r} has no validation images to select on")
     calib_x = train.tensors[0][:calibration_images]

@@ -423,6 +423,12 @@ class OpticalStudent:
         return self.system.layout.read_tiles(frame, k)
 
     # -- electronics --------------------------------------------------------------------------------
+    @property
+    def feature_index(self) -> tuple:
+        """(rows, columns): the tile pixels read as features 0..h-1, 0..w-1 (th//2 + h//2 - a: the 4f
+        image is inverted about the tile centre)."""
+        return self._iy, self._ix
+
     def counts_per_unit(self) -> np.ndarray:
         """K (ADU per unit of the student's |v|^2) for each input channel's frame."""
         cam, cfg = self.system.camera, self.system

@@ -26,10 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
+from optics4f.system.calibration import apply_calibrations, check_calibrations
+
 from .optical import HardwareSettings, OpticalStudent, auto_exposure, student_frames, student_system
 from .results import SimulationResult
 
-__all__ = ["simulate", "load_student", "export_student", "optical_from_export", "load_calibrations", "DEFAULT_MODEL",
+__all__ = ["simulate", "load_student", "export_student", "optical_from_export", "with_settings", "DEFAULT_MODEL",
            "DEFAULT_TEACHER", "run_dataset"]
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"
@@ -69,7 +71,7 @@ def export_student(model, system, out_dir, force: bool = False):
                         force=force)
 
 
-def _with_settings(config, settings: HardwareSettings):
+def with_settings(config, settings: HardwareSettings):
     """The exported system with the simulated camera, misalignments and seed of ``settings``."""
     from optics4f.system import SystemConfig
 
@@ -83,41 +85,17 @@ def _with_settings(config, settings: HardwareSettings):
     return SystemConfig.from_dict(d)
 
 
-def load_calibrations(paths) -> list:
-    """``calib.Calibration`` objects from HDF5 files (``calib.base.load``)."""
-    if not paths:
-        return []
-    from calib.base import load
-
-    return [load(p) for p in paths]
-
-
 def optical_from_export(model, bundle, settings: HardwareSettings, calibrations=()) -> OpticalStudent:
     """An :class:`OpticalStudent` running the frames of an export bundle (``read_export``), on its
     system with the camera and misalignments of ``settings`` and the ``calibrations`` applied."""
     # tiled: one frame per input channel; per channel: one per (output, input) pair, in that order
     key = [(c["out_channel"] or 0, c["in_channel"]) for c in bundle.channels]
     order = sorted(range(len(key)), key=key.__getitem__)
-    system = _with_settings(bundle.config, settings)
+    system = with_settings(bundle.config, settings)
     if calibrations:
-        from calib.base import apply_all
-
-        system = apply_all(system, list(calibrations))
+        system = apply_calibrations(system, calibrations)
     return OpticalStudent(model, system, bundle.frames[order], np.abs(np.asarray(bundle.scale)[order]))
 
-
-
-def _dataset(cfg: dict, split: str, limit, dataset=None):
-    from nets.data import load_dataset
-
-    tr = cfg.get("train", {})
-    name = dataset or tr.get("dataset", "mnist5k")
-    kw = {"size": tr.get("image_size"), "seed": tr.get("seed", 0)}
-    if tr.get("pad") is not None:
-        kw["pad"] = tr["pad"]
-    if limit is not None:
-        kw["limit"] = int(limit)
-    return load_dataset(name, split, **kw), name
 
 
 def run_dataset(optical: OpticalStudent, images, batch_size: int = 100, progress: bool = False):
@@ -151,7 +129,8 @@ def simulate(model: str | Path | None = None, *, frames: str | Path | None = Non
     dataset : dataset name or folder (default: the one the model was trained on)
     split, limit : evaluation split and number of images (None: all)
     calibration_images : training images used for the auto exposure
-    calibrations : ``calib.Calibration`` objects (or HDF5 paths) applied in order to the system
+    calibrations : calibration objects (:class:`optics4f.system.calibration.Calibration`, e.g. read by
+        ``calib.load``) applied in order to the system
         (SLM LUT, flatness, ...) before the frames are made and rendered
 
     Returns a :class:`~nets.inference.results.SimulationResult` (``to_json()``: the report): the
@@ -159,6 +138,7 @@ def simulate(model: str | Path | None = None, *, frames: str | Path | None = Non
     IoU (segmentation), the fidelity of the masks, ``config`` (everything used), and for the figures
     the OpticalStudent that ran, the images, labels and the first batch's camera tiles.
     """
+    from nets.data import model_dataset
     from nets.export.bundle import read_export
 
     from .report import confusion_matrix, mean_iou
@@ -168,15 +148,13 @@ def simulate(model: str | Path | None = None, *, frames: str | Path | None = Non
     model_path = Path(model) if model is not None else DEFAULT_MODEL
     student, cfg = load_student(model_path)
     task = cfg.get("train", {}).get("task", "classify")
-    test, ds_name = _dataset(cfg, split, limit, dataset)
-    calib, _ = _dataset(cfg, "train", calibration_images, dataset)
-    cals = [c if hasattr(c, "apply_to_config") else load_calibrations([c])[0] for c in calibrations]
+    test, ds_name = model_dataset(cfg, split, limit, dataset)
+    calib, _ = model_dataset(cfg, "train", calibration_images, dataset)
+    cals = check_calibrations(calibrations)
     if frames is None:
         system = student_system(student, settings)
         if cals:
-            from calib.base import apply_all
-
-            system = apply_all(system, cals)
+            system = apply_calibrations(system, cals)
         if system.slm.mode == "complex":  # the ideal reference modulator has no frame files
             optical = OpticalStudent(student, system, *student_frames(student, system))
             frames_source, encoding, export_settings = "in memory (an ideal complex SLM has no frame files)", \

@@ -3,10 +3,10 @@ bench they are shown on is varied (docs/tolerance.md).
 
 The chain is :func:`nets.inference.simulate.simulate`'s: frames exported for the nominal panel
 (PNG + sidecar, read back), the export's system with the bench's camera, misalignments and noise
-seed (``simulate._with_settings``), auto exposure on training images, then the test images. A
+seed (``simulate.with_settings``), auto exposure on training images, then the test images. A
 bench with every error at its nominal value gives ``simulate``'s numbers exactly (tested). The
 errors the export cannot know are then applied to that system: the panel's true response and
-surface (``nets.inference.calibrated.true_system``), fill factor, tilts, camera defocus and the
+surface (``optics4f.system.bench_errors.true_system``), fill factor, tilts, camera defocus and the
 true wavelength (the panel keeps the nominal one as its design wavelength, so its phases scale).
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = ["BenchContext", "context", "bench_system"]
 
-#: HardwareSettings field of each error the export's system takes through ``simulate._with_settings``.
+#: HardwareSettings field of each error the export's system takes through ``simulate.with_settings``.
 _SETTINGS = {"camera_bits": int, "full_well": float, "read_noise": float, "slm_rotation": float,
              "fourier_defocus": float}
 
@@ -32,13 +32,14 @@ class BenchContext:
     auto exposure; ``dataset``: name or folder (None: the model's)."""
 
     def __init__(self, model, settings, images: int, calibration_images: int = 64, dataset=None):
-        from nets.inference.simulate import DEFAULT_MODEL, _dataset, load_student
+        from nets.data import model_dataset
+        from nets.inference.simulate import DEFAULT_MODEL, load_student
 
         self.model_path = Path(model) if model is not None else DEFAULT_MODEL
         self.student, cfg = load_student(self.model_path)
         self.task = cfg.get("train", {}).get("task", "classify")
-        test, _ = _dataset(cfg, "test", images, dataset)
-        calib, _ = _dataset(cfg, "train", calibration_images, dataset)
+        test, _ = model_dataset(cfg, "test", images, dataset)
+        calib, _ = model_dataset(cfg, "train", calibration_images, dataset)
         self.images, self.labels = test.tensors
         self.calib_images = calib.tensors[0]
         self.settings = settings
@@ -89,15 +90,16 @@ def bench_system(config, settings, values: dict, noise_seed: int):
     (module docstring) and camera noise seed ``noise_seed``."""
     from optics4f.system.misalignment import Misalignment
 
-    from nets.inference.calibrated import BenchErrors, true_system
-    from nets.inference.simulate import _with_settings
+    from optics4f.system.bench_errors import BenchErrors, true_system
+
+    from nets.inference.simulate import with_settings
 
     kw = {k: conv(values[k]) for k, conv in _SETTINGS.items() if k in values}
     shift = list(settings.slm_shift)
     for i, ax in enumerate("yx"):
         if f"slm_shift_{ax}" in values:
             shift[i] = float(values[f"slm_shift_{ax}"])
-    system = _with_settings(config, settings.replace(slm_shift=tuple(shift), seed=int(noise_seed), **kw))
+    system = with_settings(config, settings.replace(slm_shift=tuple(shift), seed=int(noise_seed), **kw))
     mis = {}
     for name in ("slm_tilt", "input_tilt"):
         if f"{name}_y" in values or f"{name}_x" in values:

@@ -153,7 +153,7 @@ def _append(path: Path, rec: dict):
         os.close(fd)
 
 
-def _executor(workers: int, scheduler, ctx_args):
+def executor(workers: int, scheduler, ctx_args):
     """(submit(fn, *args) -> future, as_completed(futures), close()) for the chosen executor."""
     if scheduler is not None:
         try:
@@ -219,7 +219,7 @@ def run_tolerance(spec, model=None, settings=None, out=None, *, dataset=None, wo
     todo = [i for i in range(spec.benches) if i not in done]
     computed = 0
     if todo:
-        submit, as_completed, close = _executor(min(workers, len(todo)), scheduler, ctx_args)
+        submit, as_completed, close = executor(min(workers, len(todo)), scheduler, ctx_args)
         try:
             bar = tqdm(total=spec.benches, initial=len(done), unit="bench", desc="tolerance", disable=not progress)
             futures = [submit(evaluate_bench, ctx_args, i, spec.draw(i), settings.seed + i) for i in todo]

@@ -85,7 +85,7 @@ def grid_sweep(params: list, seeds: int = 3, model=None, settings=None, *, image
     from nets.inference.optical import HardwareSettings
     from nets.inference.simulate import DEFAULT_MODEL
 
-    from .run import _executor, evaluate_bench
+    from .run import executor, evaluate_bench
 
     settings = settings or HardwareSettings()
     if int(seeds) < 1:
@@ -99,7 +99,7 @@ def grid_sweep(params: list, seeds: int = 3, model=None, settings=None, *, image
     grid = [dict(zip(names, pt)) for pt in itertools.product(*[v for _, v in params])]
     jobs = [(k * seeds + s, values, settings.seed + s) for k, values in enumerate(grid) for s in range(seeds)]
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
-    submit, as_completed, close = _executor(min(workers, len(jobs)), scheduler, ctx_args)
+    submit, as_completed, close = executor(min(workers, len(jobs)), scheduler, ctx_args)
     done = {}
     try:
         futures = [submit(evaluate_bench, ctx_args, *j) for j in jobs]

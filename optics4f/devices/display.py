@@ -29,7 +29,7 @@ from ..grid import Grid
 from ..padding import pad_center
 from ..typing import Array, ArrayLike, DTypeLike
 from . import render
-from .slm import _check_bits, _check_method, check_resolution, gray_dtype, quantize
+from .slm import check_bits, check_quantization, check_resolution, gray_dtype, quantize
 
 __all__ = ["InputDisplay", "DISPLAY_MODES"]
 
@@ -77,7 +77,7 @@ class InputDisplay:
         self.pitch = physical("pitch", self.pitch)
         if self.mode not in DISPLAY_MODES:
             raise ValueError(f"mode must be one of {DISPLAY_MODES}, got {self.mode!r}")
-        self.bit_depth = _check_bits(self.bit_depth)
+        self.bit_depth = check_bits(self.bit_depth)
         g = float(self.gamma)
         if not (np.isfinite(g) and g > 0):
             raise ValueError(f"gamma must be positive and finite, got {self.gamma!r}")
@@ -88,7 +88,7 @@ class InputDisplay:
             raise ValueError(f"fill_factor must be in (0, 1] (linear active fraction per axis), "
                              f"got {self.fill_factor!r}")
         self.fill_factor = ff
-        _check_method(self.quantization)
+        check_quantization(self.quantization)
         self.name = str(self.name)
 
     @property

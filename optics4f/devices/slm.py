@@ -75,6 +75,9 @@ __all__ = [
     "MODES",
     "quantize",
     "gray_dtype",
+    "check_bits",
+    "check_quantization",
+    "check_resolution",
     "linear_phase_lut",
     "gray_to_phase",
     "phase_to_gray_linear",
@@ -106,7 +109,8 @@ def check_resolution(resolution: Shape2) -> tuple[int, int]:
     return res
 
 
-def _check_bits(bit_depth, name="bit_depth") -> int:
+def check_bits(bit_depth, name="bit_depth") -> int:
+    """``bit_depth`` as an int from 1 to 16; a ValueError naming ``name`` otherwise."""
     try:
         ok = not isinstance(bit_depth, (bool, str)) and float(bit_depth).is_integer() and 1 <= int(bit_depth) <= 16
     except (TypeError, ValueError, OverflowError):
@@ -118,10 +122,11 @@ def _check_bits(bit_depth, name="bit_depth") -> int:
 
 def gray_dtype(bit_depth: int) -> type[np.unsignedinteger]:
     """uint8 for up to 8 bits, uint16 up to 16 bits."""
-    return np.uint8 if _check_bits(bit_depth) <= 8 else np.uint16
+    return np.uint8 if check_bits(bit_depth) <= 8 else np.uint16
 
 
-def _check_method(method):
+def check_quantization(method):
+    """Refuse a quantization method other than those of ``QUANTIZATION`` ('floor', 'round')."""
     if method not in QUANTIZATION:
         raise ValueError(f"quantization method must be one of {QUANTIZATION}, got {method!r}")
 
@@ -140,8 +145,8 @@ def quantize(x: Array, bit_depth: int, method: str = "round") -> Array:
     it, so exact levels and halves that went through float arithmetic keep
     their intended result. Returns uint8/uint16.
     """
-    bits = _check_bits(bit_depth)
-    _check_method(method)
+    bits = check_bits(bit_depth)
+    check_quantization(method)
     xp = get_xp(x)
     x = xp.asarray(x, dtype=np.float64)
     _finite(x, "x")
@@ -151,7 +156,7 @@ def quantize(x: Array, bit_depth: int, method: str = "round") -> Array:
 
 def linear_phase_lut(bit_depth: int, gray_2pi: float, sign: int = -1) -> np.ndarray:
     """Phase (rad, float64) of every gray level 0..2^bits-1 of a linear panel: sign * 2 pi g / gray_2pi."""
-    bits = _check_bits(bit_depth)
+    bits = check_bits(bit_depth)
     return sign * _TWO_PI * np.arange(2**bits, dtype=np.float64) / float(gray_2pi)
 
 
@@ -173,8 +178,8 @@ def phase_to_gray_linear(phase: Array, bit_depth: int, gray_2pi: float, sign: in
     above 2^bits-1 (only when scale < 1) go to the top level ('floor') or to
     the circularly nearer of the top level and 0 ('round').
     """
-    bits = _check_bits(bit_depth)
-    _check_method(method)
+    bits = check_bits(bit_depth)
+    check_quantization(method)
     xp = get_xp(phase)
     phase = xp.asarray(phase, dtype=np.float64)
     _finite(phase, "phase")
@@ -189,7 +194,7 @@ def phase_to_gray_linear(phase: Array, bit_depth: int, gray_2pi: float, sign: in
 
 def check_lut(lut: ArrayLike, bit_depth: int, name: str = "lut") -> np.ndarray:
     """Validate a gray-level table: 1-D, length 2^bit_depth, finite, strictly monotonic. Returns float64."""
-    bits = _check_bits(bit_depth)
+    bits = check_bits(bit_depth)
     a = np.asarray(lut, dtype=np.float64) if not hasattr(lut, "get") else np.asarray(lut.get(), dtype=np.float64)
     if a.ndim != 1 or a.size != 2**bits:
         raise ValueError(f"{name} must be a 1-D table of 2^bit_depth = {2**bits} values (one per gray level), "
@@ -223,7 +228,7 @@ def invert_lut(values: Array, lut: ArrayLike, method: str = "round", period: flo
 
     Returns uint8/uint16 levels (uint16 when L > 256).
     """
-    _check_method(method)
+    check_quantization(method)
     xp = get_xp(values)
     values = xp.asarray(values, dtype=np.float64)
     _finite(values, "values")
@@ -231,6 +236,8 @@ def invert_lut(values: Array, lut: ArrayLike, method: str = "round", period: flo
     s = 1.0 if t[-1] > t[0] else -1.0
     ts = xp.asarray(s * t)  # increasing
     n = t.size
+    if n > 2**16:
+        raise ValueError(f"lut has {n} entries; gray levels are at most 16 bits (65536 entries)")
     y = s * values
     if period is not None:
         y = ts[0] + xp.mod(y - ts[0], float(period))
@@ -247,7 +254,7 @@ def invert_lut(values: Array, lut: ArrayLike, method: str = "round", period: flo
         if period is not None:
             d_wrap = ts[0] + float(period) - y
             g = xp.where(d_wrap < xp.minimum(d_lo, d_hi) - tol, 0, g)
-    return g.astype(np.uint8 if n <= 256 else np.uint16)
+    return g.astype(gray_dtype(max(1, (n - 1).bit_length())))  # the bits that number n levels
 
 
 def fringing(phase: Array, sigma_px: float | tuple[float, float], mode: str = "nearest") -> Array:
@@ -311,7 +318,7 @@ class SLM:
         self.resolution = check_resolution(self.resolution)
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        self.bit_depth = _check_bits(self.bit_depth)
+        self.bit_depth = check_bits(self.bit_depth)
         if self.mode == "binary" and self.bit_depth != 1:
             raise ValueError(f"mode 'binary' (DMD) needs bit_depth=1, got {self.bit_depth}; use mode 'amplitude' "
                              "for a gray-level amplitude panel")
@@ -327,7 +334,7 @@ class SLM:
         if self.sign not in (1, -1):
             raise ValueError(f"sign must be -1 (gray up = phase down) or +1 (gray up = phase up), got {self.sign!r}")
         self.sign = int(self.sign)
-        _check_method(self.quantization)
+        check_quantization(self.quantization)
         if self.lut is not None:
             if self.mode not in ("phase", "amplitude"):
                 raise ValueError(f"lut is only used in modes 'phase' and 'amplitude', not {self.mode!r}; set lut=None")

@@ -1,65 +1,45 @@
-"""HDF5 files of fields, masks and system configurations (atomic writes, SI units).
+"""HDF5 files: the optics4f file header and nested settings trees (SI units, units attributes).
 
-Layout of a field or mask file (NeXus-style, so generic viewers such as
-silx, h5web or NeXpy find and plot the data)::
+Every optics4f HDF5 file carries, at its root, ``format="optics4f"``,
+``format_version``, ``software_version`` and ``NX_class="NXroot"``
+(:func:`write_root`, checked by :func:`check_root`). Settings are stored as a
+tree of groups (one per dict) whose leaves are scalar or array datasets, each
+with a ``units`` attribute where the quantity has one; ``None`` is stored as
+an empty dataset (:func:`write_tree` / :func:`read_tree`).
 
-    /                       format="optics4f", format_version, software_version,
-                            default="entry", NX_class="NXroot"
-    /entry                  NX_class="NXentry", default="data"
-    /entry/data             NX_class="NXdata", signal=<kind>, axes=[".", ..., "y", "x"]
-    /entry/data/<kind>      the array (..., ny, nx); attrs: units, plane, wavelength (m),
-                            pixel_pitch (m, [dy, dx]), attribute_units (JSON), kind
-    /entry/data/y, x        sample coordinates, units="m" (x_i = (i - N//2) dx)
-    /entry/config           optional: the system configuration (see below)
-
-<kind> is "field" (complex amplitude, sqrt(W)/m), "mask" (dimensionless
-Fourier-plane transmission) or "intensity" (W/m^2) unless told otherwise.
-
-A configuration is a tree of groups (one per dataclass) whose leaves are
-scalar or array datasets, each with a ``units`` attribute where the quantity
-has one; ``None`` is stored as an empty dataset. :func:`save_config` writes
-it at ``/config`` of its own file, :func:`save_field` can embed one at
-``/entry/config``.
-
-Every write goes through :func:`optics4f.io.atomic.atomic_path`: a crash
-never leaves half a file, and an existing file is replaced only with
-``overwrite=True``.
+The files built on these (fields, masks and system configurations) are
+:mod:`optics4f.system.files`; calibration files are :mod:`calib.base`.
+This module sits in the io layer, below ``optics4f.system``: it never imports it.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 
 import numpy as np
 
 from .._version import __version__
-from ..backend import to_numpy
-from ..grid import as_pitch
-from ..validate import to_si, unit_scale
-from .atomic import atomic_path
+from ..validate import to_si
 
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
-    "FieldFile",
-    "save_field",
-    "save_mask",
-    "load_field",
-    "save_config",
-    "load_config",
+    "h5py_module",
+    "open_h5",
+    "read_h5",
+    "write_root",
+    "check_root",
+    "as_str",
     "write_tree",
     "read_tree",
 ]
 
 FORMAT_NAME = "optics4f"
-#: Version of the file layout above; bump the major number on incompatible changes.
+#: Version of the file layout; bump the major number on incompatible changes.
 FORMAT_VERSION = "1.0"
 
-_DEFAULT_UNITS = {"field": "sqrt(W)/m", "mask": "1", "intensity": "W/m^2", "phase": "rad"}
 
-
-def _h5py():
+def h5py_module():
+    """The h5py module, or an ImportError saying how to install it."""
     try:
         import h5py
     except ImportError as e:  # pragma: no cover - h5py is a dependency
@@ -67,25 +47,9 @@ def _h5py():
     return h5py
 
 
-@dataclass
-class FieldFile:
-    """Contents of a field/mask file read by :func:`load_field`."""
-
-    data: np.ndarray
-    pitch: tuple  # (dy, dx), metres
-    wavelength: float  # metres
-    plane: str
-    kind: str
-    units: str
-    config: object = None  # a SystemConfig when the file holds one
-    attrs: dict = dc_field(default_factory=dict)  # user attributes
-    format_version: str = FORMAT_VERSION
-    software_version: str = ""
-
-
 def open_h5(path, what: str = "file"):
     """Open an HDF5 file for reading; a missing, truncated or non-HDF5 file raises an error naming it."""
-    h5py = _h5py()
+    h5py = h5py_module()
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such {what}: {str(path)!r}")
@@ -108,171 +72,28 @@ def read_h5(path, what: str, reader, hint: str = "truncated or damaged?"):
                              f"({hint})") from None
 
 
-def config_from_tree(group, path):
-    """A SystemConfig from an HDF5 group written by :func:`write_tree` (its ``units`` attributes honoured)."""
-    from ..system.config import UNITS, SystemConfig, _missing_settings
-
-    where = f"configuration in {str(path)!r}"
-    d = read_tree(group, expected_units=UNITS, where=where)
-    missing = _missing_settings(d)  # write_tree stores every setting (None ones as empty datasets)
-    if missing:
-        raise ValueError(f"{where} ({group.name}) is incomplete: setting(s) {missing} missing; save it again")
-    try:
-        return SystemConfig.from_dict(d)
-    except (TypeError, ValueError) as e:
-        raise type(e)(f"{where}: {e}") from None
-
-
-def _write_root(f):
+def write_root(f):
+    """Write the optics4f header attributes on the root of the open HDF5 file ``f``."""
     f.attrs["format"] = FORMAT_NAME
     f.attrs["format_version"] = FORMAT_VERSION
     f.attrs["software_version"] = __version__
     f.attrs["NX_class"] = "NXroot"
 
 
-def _check_root(f, path):
-    fmt = _str(f.attrs.get("format", ""))
+def check_root(f, path) -> str:
+    """Refuse a file without the optics4f header or of another major format version; returns the version."""
+    fmt = as_str(f.attrs.get("format", ""))
     if fmt != FORMAT_NAME:
         raise ValueError(f"{str(path)!r} is not an optics4f file (format attribute {fmt!r})")
-    ver = _str(f.attrs.get("format_version", ""))
+    ver = as_str(f.attrs.get("format_version", ""))
     if ver.split(".")[0] != FORMAT_VERSION.split(".")[0]:
         raise ValueError(f"{str(path)!r} has format_version {ver!r}; this optics4f reads {FORMAT_VERSION}.x")
     return ver
 
 
-def _str(v) -> str:
+def as_str(v) -> str:
+    """An HDF5 string attribute (bytes or str) as str."""
     return v.decode() if isinstance(v, bytes) else str(v)
-
-
-def save_field(path, data, *, pitch, wavelength: float, plane: str, kind: str = "field", units: str | None = None,
-               config=None, attrs: dict | None = None, overwrite: bool = False, compression: str | None = None):
-    """Save an array sampled on a plane to an HDF5 file (atomic).
-
-    Parameters
-    ----------
-    path : str or Path
-        Target file (``.h5``); refused if it exists unless ``overwrite``.
-    data : array (..., ny, nx)
-        NumPy or CuPy array (copied to the host); complex or real.
-    pitch : float or (dy, dx)
-        Sample pitch of the plane, metres.
-    wavelength : float
-        Metres.
-    plane : str
-        Name of the plane, e.g. "input", "fourier", "output", "camera".
-    kind : str
-        Name of the dataset and the NeXus signal ("field", "mask", "intensity", ...).
-    units : str, optional
-        Units of the data; default by kind (field sqrt(W)/m, mask 1, intensity W/m^2).
-    config : SystemConfig, optional
-        Embedded at ``/entry/config``.
-    attrs : dict, optional
-        Extra attributes (str, numbers, small arrays) stored on the dataset.
-    compression : str, optional
-        h5py compression filter (e.g. "gzip").
-    """
-    h5py = _h5py()
-    arr = to_numpy(data)
-    if arr.ndim < 2:
-        raise ValueError(f"data must have at least 2 dimensions (..., ny, nx), got shape {arr.shape}")
-    dy, dx = as_pitch(pitch, "pitch")
-    if not (np.isfinite(wavelength) and wavelength > 0):
-        raise ValueError(f"wavelength must be positive (metres), got {wavelength!r}")
-    if not isinstance(plane, str) or not plane:
-        raise ValueError(f"plane must be a non-empty name such as 'fourier', got {plane!r}")
-    if not kind.isidentifier() or kind in ("x", "y"):
-        raise ValueError(f"kind must be an identifier other than 'x'/'y', got {kind!r}")
-    units = units if units is not None else _DEFAULT_UNITS.get(kind, "1")
-    ny, nx = arr.shape[-2:]
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        with h5py.File(tmp, "w") as f:
-            _write_root(f)
-            f.attrs["default"] = "entry"
-            entry = f.create_group("entry")
-            entry.attrs["NX_class"] = "NXentry"
-            entry.attrs["default"] = "data"
-            g = entry.create_group("data")
-            g.attrs["NX_class"] = "NXdata"
-            g.attrs["signal"] = kind
-            g.attrs["axes"] = ["."] * (arr.ndim - 2) + ["y", "x"]
-            g.attrs["y_indices"] = arr.ndim - 2
-            g.attrs["x_indices"] = arr.ndim - 1
-            d = g.create_dataset(kind, data=arr, compression=compression)
-            d.attrs["units"] = units
-            d.attrs["kind"] = kind
-            d.attrs["plane"] = plane
-            d.attrs["wavelength"] = float(wavelength)
-            d.attrs["pixel_pitch"] = np.array([dy, dx])
-            d.attrs["attribute_units"] = json.dumps({"wavelength": "m", "pixel_pitch": "m"})
-            for k, v in (attrs or {}).items():
-                if k in d.attrs:
-                    raise ValueError(f"attrs key {k!r} is reserved; rename it")
-                d.attrs[k] = v
-            for name, n, p in (("y", ny, dy), ("x", nx, dx)):
-                c = g.create_dataset(name, data=(np.arange(n) - n // 2) * p)
-                c.attrs["units"] = "m"
-            if config is not None:
-                write_tree(entry.create_group("config"), config.to_dict(), config.units())
-    return Path(path)
-
-
-def save_mask(path, mask, *, pitch, wavelength: float, plane: str = "fourier", **kwargs):
-    """Save a Fourier-plane mask (dimensionless, centred order): :func:`save_field` with kind="mask"."""
-    return save_field(path, mask, pitch=pitch, wavelength=wavelength, plane=plane, kind="mask", **kwargs)
-
-
-def load_field(path) -> FieldFile:
-    """Read a file written by :func:`save_field` / :func:`save_mask`."""
-    return read_h5(path, "field file", _read_field, "truncated, or not written by save_field?")
-
-
-def _read_field(f, path):
-    ver = _check_root(f, path)
-    if "entry/data" not in f:
-        raise ValueError(f"{str(path)!r} holds no /entry/data group; is it a configuration file? "
-                         "(use load_config)")
-    g = f["entry/data"]
-    kind = _str(g.attrs["signal"])
-    d = g[kind]
-    reserved = {"units", "kind", "plane", "wavelength", "pixel_pitch", "attribute_units"}
-    extra = {k: v for k, v in d.attrs.items() if k not in reserved}
-    config = None
-    if "config" in f["entry"]:
-        config = config_from_tree(f["entry/config"], path)
-    try:
-        au = json.loads(_str(d.attrs.get("attribute_units", "{}")))
-    except ValueError:
-        raise ValueError(f"{str(path)!r}: attribute_units is not JSON") from None
-    pitch = tuple(float(p) * unit_scale(au.get("pixel_pitch", "m"), "m", f"{str(path)!r} pixel_pitch")
-                  for p in d.attrs["pixel_pitch"])
-    wavelength = float(d.attrs["wavelength"]) * unit_scale(au.get("wavelength", "m"), "m",
-                                                            f"{str(path)!r} wavelength")
-    return FieldFile(data=d[()], pitch=pitch, wavelength=wavelength,
-                     plane=_str(d.attrs["plane"]), kind=kind, units=_str(d.attrs["units"]), config=config,
-                     attrs=extra, format_version=ver, software_version=_str(f.attrs["software_version"]))
-
-
-def save_config(path, config, overwrite: bool = False):
-    """Save a :class:`~optics4f.system.config.SystemConfig` to HDF5 (``/config``), atomically."""
-    h5py = _h5py()
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        with h5py.File(tmp, "w") as f:
-            _write_root(f)
-            g = f.create_group("config")
-            g.attrs["NX_class"] = "NXcollection"
-            write_tree(g, config.to_dict(), config.units())
-    return Path(path)
-
-
-def load_config(path):
-    """Read a configuration from an HDF5 file (``/config``, or ``/entry/config`` of a field file)."""
-    path = Path(path)
-    with open_h5(path, "configuration file") as f:
-        _check_root(f, path)
-        for where in ("config", "entry/config"):
-            if where in f:
-                return config_from_tree(f[where], path)
-    raise ValueError(f"{str(path)!r} holds no configuration (/config or /entry/config)")
 
 
 # -- generic nested dict <-> HDF5 ----------------------------------------------------------------
@@ -282,7 +103,7 @@ def write_tree(group, tree: dict, units: dict | None = None, prefix: str = ""):
     ``units`` maps dotted paths ("slm.pixel_pitch") to unit strings stored
     as the ``units`` attribute. ``None`` leaves become empty datasets.
     """
-    h5py = _h5py()
+    h5py = h5py_module()
     units = units or {}
     for key, value in tree.items():
         path = f"{prefix}{key}"
@@ -310,7 +131,7 @@ def read_tree(group, expected_units: dict | None = None, where: str = "file") ->
     ``expected_units``: leaf name -> SI unit. A leaf whose ``units`` attribute differs is converted
     when the unit converts (nm -> m, deg -> rad, ...) and refused otherwise, so that a value written
     in other units is never read as SI."""
-    h5py = _h5py()
+    h5py = h5py_module()
     out = {}
     for key, item in group.items():
         if isinstance(item, h5py.Group):
@@ -328,6 +149,6 @@ def read_tree(group, expected_units: dict | None = None, where: str = "file") ->
             v = v.item()
         unit = item.attrs.get("units", None)
         if expected_units is not None and unit is not None and key in expected_units and v is not None:
-            v = to_si(v, _str(unit), expected_units[key], f"{where}: {item.name}")
+            v = to_si(v, as_str(unit), expected_units[key], f"{where}: {item.name}")
         out[key] = v
     return out

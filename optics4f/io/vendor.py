@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ..typing import ArrayLike, PathLike
+from ..devices.slm import gray_dtype
 
 __all__ = ["read_gray_image", "read_correction_image", "write_correction_image", "read_santec_csv_phase",
            "read_lut_text", "lut_table", "slmsuite_phase_to_gray", "slmsuite_gray_to_phase", "read_slmsuite_phase",
@@ -234,7 +235,7 @@ def slmsuite_phase_to_gray(phase: ArrayLike, bit_depth: int = 8) -> np.ndarray:
     """slmsuite's linear phase -> gray map: (rint(-phase 2^b / 2 pi) - 1) mod 2^b (uint8/uint16)."""
     n = 2 ** int(bit_depth)
     idx = np.rint(-np.asarray(phase, dtype=np.float64) * n / _TWO_PI).astype(np.int64) - 1
-    return np.mod(idx, n).astype(np.uint8 if bit_depth <= 8 else np.uint16)
+    return np.mod(idx, n).astype(gray_dtype(bit_depth))
 
 
 def slmsuite_gray_to_phase(gray: ArrayLike, bit_depth: int = 8) -> np.ndarray:

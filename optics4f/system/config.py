@@ -20,7 +20,7 @@ Files
   the new one does not are removed afterwards. An existing TOML is replaced
   only with ``overwrite=True``. A file written by ``save_toml`` must list
   every setting: one with missing keys is reported as truncated.
-* HDF5 (:func:`optics4f.io.hdf5.save_config`): groups and datasets, arrays
+* HDF5 (:func:`optics4f.system.files.save_config`): groups and datasets, arrays
   inline, a ``units`` attribute on every physical quantity.
 
 Sampling geometry (:meth:`SystemConfig.geometry`): the input plane is
@@ -46,6 +46,7 @@ from ..devices.detector import Camera
 from ..devices.display import InputDisplay
 from ..devices.slm import SLM
 from ..grid import Grid, check_padded_memory, padded_size
+from ..io.atomic import atomic_open, atomic_path, check_writable
 from ..sampling import AliasingError, warn_sampling
 from .layout import TiledLayout
 from .misalignment import Misalignment
@@ -160,7 +161,7 @@ def _load_side(p: Path, key: str, where: str) -> np.ndarray:
                          f"({e})") from None
 
 
-def _missing_settings(d: dict) -> list:
+def missing_settings(d: dict) -> list:
     """Dotted names of the settings a complete configuration dict lacks."""
     missing = [f.name for f in dataclasses.fields(SystemConfig) if f.name not in d]
     for name, cls in _NESTED.items():
@@ -358,8 +359,6 @@ class SystemConfig:
         """Write a TOML file (and side .npy files for arrays) as one set (see the module docstring)."""
         import tomli_w
 
-        from ..io.atomic import atomic_open, atomic_path, check_writable
-
         path = check_writable(path, overwrite)
         side = {}
 
@@ -447,7 +446,7 @@ class SystemConfig:
 
         d = untable(doc, "system")
         if written:
-            missing = _missing_settings(d)
+            missing = missing_settings(d)
             if missing:
                 raise ValueError(f"{where} is truncated or incomplete: setting(s) {missing} missing (a file "
                                  "written by save_toml lists every setting); restore it or save it again")
