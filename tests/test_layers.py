@@ -26,7 +26,7 @@ PACKAGES = ("optics4f", "nets", "calib")
 #: module-name prefixes. A module belongs to the group of its longest matching prefix. This table
 #: is the contract that docs/architecture.md#layers describes.
 LAYERS = [
-    [["optics4f.backend", "optics4f._version"]],
+    [["optics4f.backend", "optics4f._version", "optics4f.typing"]],
     # the core; atomic file writes are a utility of every layer (the FFT wisdom file), kept in io
     [["optics4f.grid", "optics4f.fft", "optics4f.propagation", "optics4f.lens", "optics4f.pupil",
       "optics4f.kernels", "optics4f.padding", "optics4f.sampling", "optics4f.zernike", "optics4f.validate",

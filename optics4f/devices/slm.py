@@ -109,7 +109,7 @@ def check_resolution(resolution: Shape2) -> tuple[int, int]:
     return res
 
 
-def check_bits(bit_depth, name="bit_depth") -> int:
+def check_bits(bit_depth: int, name: str = "bit_depth") -> int:
     """``bit_depth`` as an int from 1 to 16; a ValueError naming ``name`` otherwise."""
     try:
         ok = not isinstance(bit_depth, (bool, str)) and float(bit_depth).is_integer() and 1 <= int(bit_depth) <= 16
@@ -125,7 +125,7 @@ def gray_dtype(bit_depth: int) -> type[np.unsignedinteger]:
     return np.uint8 if check_bits(bit_depth) <= 8 else np.uint16
 
 
-def check_quantization(method):
+def check_quantization(method: str) -> str:
     """Refuse a quantization method other than those of ``QUANTIZATION`` ('floor', 'round')."""
     if method not in QUANTIZATION:
         raise ValueError(f"quantization method must be one of {QUANTIZATION}, got {method!r}")

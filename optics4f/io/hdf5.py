@@ -13,11 +13,15 @@ This module sits in the io layer, below ``optics4f.system``: it never imports it
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 from .._version import __version__
+from ..typing import PathLike
 from ..validate import to_si
 
 __all__ = [
@@ -38,7 +42,7 @@ FORMAT_NAME = "optics4f"
 FORMAT_VERSION = "1.0"
 
 
-def h5py_module():
+def h5py_module() -> ModuleType:
     """The h5py module, or an ImportError saying how to install it."""
     try:
         import h5py
@@ -47,7 +51,7 @@ def h5py_module():
     return h5py
 
 
-def open_h5(path, what: str = "file"):
+def open_h5(path: PathLike, what: str = "file") -> Any:
     """Open an HDF5 file for reading; a missing, truncated or non-HDF5 file raises an error naming it."""
     h5py = h5py_module()
     path = Path(path)
@@ -60,7 +64,8 @@ def open_h5(path, what: str = "file"):
                          f"{str(e).splitlines()[0]}") from None
 
 
-def read_h5(path, what: str, reader, hint: str = "truncated or damaged?"):
+def read_h5(path: PathLike, what: str, reader: Callable[[Any, Path], Any],
+            hint: str = "truncated or damaged?") -> Any:
     """``reader(h5file, path)`` on the HDF5 file ``path``; a missing dataset or unreadable data
     raises a ValueError naming the file, ``what`` it should be and ``hint``."""
     path = Path(path)
@@ -72,7 +77,7 @@ def read_h5(path, what: str, reader, hint: str = "truncated or damaged?"):
                              f"({hint})") from None
 
 
-def write_root(f):
+def write_root(f: Any) -> None:
     """Write the optics4f header attributes on the root of the open HDF5 file ``f``."""
     f.attrs["format"] = FORMAT_NAME
     f.attrs["format_version"] = FORMAT_VERSION
@@ -80,7 +85,7 @@ def write_root(f):
     f.attrs["NX_class"] = "NXroot"
 
 
-def check_root(f, path) -> str:
+def check_root(f: Any, path: PathLike) -> str:
     """Refuse a file without the optics4f header or of another major format version; returns the version."""
     fmt = as_str(f.attrs.get("format", ""))
     if fmt != FORMAT_NAME:
@@ -91,13 +96,13 @@ def check_root(f, path) -> str:
     return ver
 
 
-def as_str(v) -> str:
+def as_str(v: Any) -> str:
     """An HDF5 string attribute (bytes or str) as str."""
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
 # -- generic nested dict <-> HDF5 ----------------------------------------------------------------
-def write_tree(group, tree: dict, units: dict | None = None, prefix: str = ""):
+def write_tree(group: Any, tree: dict, units: dict | None = None, prefix: str = "") -> None:
     """Write a nested dict: dicts become groups, leaves scalar/array datasets.
 
     ``units`` maps dotted paths ("slm.pixel_pitch") to unit strings stored
@@ -125,7 +130,7 @@ def write_tree(group, tree: dict, units: dict | None = None, prefix: str = ""):
             d.attrs["units"] = units[path]
 
 
-def read_tree(group, expected_units: dict | None = None, where: str = "file") -> dict:
+def read_tree(group: Any, expected_units: dict | None = None, where: str = "file") -> dict:
     """Inverse of :func:`write_tree`: nested dict of Python scalars, tuples, strings and arrays.
 
     ``expected_units``: leaf name -> SI unit. A leaf whose ``units`` attribute differs is converted

@@ -1,12 +1,14 @@
 """Short, JSON-ready summaries of values read from files (what ``optics4f inspect`` prints)."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["array_summary"]
 
 
-def array_summary(v):
+def array_summary(v: Any) -> Any:
     """A number as itself; an array as its shape and range (real) or largest modulus (complex)."""
     a = np.asarray(v)
     if a.ndim == 0:

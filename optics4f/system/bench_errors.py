@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..devices.slm import SLM
+from ..typing import Array
 from ..zernike import zernike_phase
+from .config import SystemConfig
 from .hardware4f import Hardware4f
 
 __all__ = ["BenchErrors", "parse_bench_errors", "SurfaceErrorSLM", "true_lut", "true_system", "aperture_radius"]
@@ -117,12 +119,12 @@ class SurfaceErrorSLM(SLM):
                                  f"got shape {s.shape} (mode {self.mode!r})")
             self.surface = s
 
-    def gray_to_phase(self, frame, wavelength=None):
+    def gray_to_phase(self, frame: Array, wavelength: float | None = None) -> Array:
         phase = super().gray_to_phase(frame, wavelength)
         return phase if self.surface is None else phase + self.surface
 
 
-def aperture_radius(system) -> float:
+def aperture_radius(system: SystemConfig) -> float:
     """Radius (m) of the panel aperture the Zernike errors are defined on: the inscribed circle of
     the lit part of the panel (the panel, or the Fourier grid where the panel is larger)."""
     fg = Hardware4f(system).fourier_grid
@@ -136,7 +138,7 @@ def true_lut(slm: SLM, errors: BenchErrors) -> np.ndarray:
     return slm.sign * 2 * np.pi * (np.arange(slm.levels, dtype=np.float64) / g2) ** errors.lut_gamma
 
 
-def true_system(system, errors: BenchErrors):
+def true_system(system: SystemConfig, errors: BenchErrors) -> SystemConfig:
     """The bench as it really is: ``system`` with the panel's true LUT and surface error."""
     slm = system.slm
     if slm.mode != "phase":

@@ -39,6 +39,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +49,7 @@ from ..devices.slm import SLM
 from ..grid import Grid, check_padded_memory, padded_size
 from ..io.atomic import atomic_open, atomic_path, check_writable
 from ..sampling import AliasingError, warn_sampling
+from ..typing import PathLike
 from .layout import TiledLayout
 from .misalignment import Misalignment
 
@@ -350,12 +352,12 @@ class SystemConfig:
         """The encoding in use (``encoding``, with "auto" resolved by the SLM mode)."""
         return _AUTO_ENCODING[self.slm.mode] if self.encoding == "auto" else self.encoding
 
-    def replace(self, **changes) -> "SystemConfig":
+    def replace(self, **changes: Any) -> "SystemConfig":
         """A copy with some settings changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
     # -- TOML ------------------------------------------------------------------------------------
-    def save_toml(self, path, overwrite: bool = False) -> Path:
+    def save_toml(self, path: PathLike, overwrite: bool = False) -> Path:
         """Write a TOML file (and side .npy files for arrays) as one set (see the module docstring)."""
         import tomli_w
 
@@ -398,7 +400,7 @@ class SystemConfig:
         return path
 
     @classmethod
-    def load_toml(cls, path) -> "SystemConfig":
+    def load_toml(cls, path: PathLike) -> "SystemConfig":
         """Read a TOML file written by :meth:`save_toml` (or by hand).
 
         Errors name the file and what is wrong: missing, unreadable, not TOML, empty, truncated (a file

@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,7 @@ from ..grid import as_pitch
 from ..io.atomic import atomic_path
 from ..io.hdf5 import (FORMAT_VERSION, as_str, check_root, h5py_module, open_h5, read_h5, read_tree, write_root,
                        write_tree)
+from ..typing import Array, PathLike, Pitch
 from ..validate import unit_scale
 from .config import UNITS, SystemConfig, missing_settings
 
@@ -66,7 +68,7 @@ class FieldFile:
     software_version: str = ""
 
 
-def config_from_tree(group, path):
+def config_from_tree(group: Any, path: PathLike) -> SystemConfig:
     """A SystemConfig from an HDF5 group written by :func:`write_tree` (its ``units`` attributes honoured)."""
     where = f"configuration in {str(path)!r}"
     d = read_tree(group, expected_units=UNITS, where=where)
@@ -79,8 +81,9 @@ def config_from_tree(group, path):
         raise type(e)(f"{where}: {e}") from None
 
 
-def save_field(path, data, *, pitch, wavelength: float, plane: str, kind: str = "field", units: str | None = None,
-               config=None, attrs: dict | None = None, overwrite: bool = False, compression: str | None = None):
+def save_field(path: PathLike, data: Array, *, pitch: Pitch, wavelength: float, plane: str, kind: str = "field",
+               units: str | None = None, config: SystemConfig | None = None, attrs: dict | None = None,
+               overwrite: bool = False, compression: str | None = None) -> Path:
     """Save an array sampled on a plane to an HDF5 file (atomic).
 
     Parameters
@@ -151,12 +154,13 @@ def save_field(path, data, *, pitch, wavelength: float, plane: str, kind: str = 
     return Path(path)
 
 
-def save_mask(path, mask, *, pitch, wavelength: float, plane: str = "fourier", **kwargs):
+def save_mask(path: PathLike, mask: Array, *, pitch: Pitch, wavelength: float, plane: str = "fourier",
+              **kwargs: Any) -> Path:
     """Save a Fourier-plane mask (dimensionless, centred order): :func:`save_field` with kind="mask"."""
     return save_field(path, mask, pitch=pitch, wavelength=wavelength, plane=plane, kind="mask", **kwargs)
 
 
-def load_field(path) -> FieldFile:
+def load_field(path: PathLike) -> FieldFile:
     """Read a file written by :func:`save_field` / :func:`save_mask`."""
     return read_h5(path, "field file", _read_field, "truncated, or not written by save_field?")
 
@@ -187,7 +191,7 @@ def _read_field(f, path):
                      attrs=extra, format_version=ver, software_version=as_str(f.attrs["software_version"]))
 
 
-def save_config(path, config, overwrite: bool = False):
+def save_config(path: PathLike, config: SystemConfig, overwrite: bool = False) -> Path:
     """Save a :class:`~optics4f.system.config.SystemConfig` to HDF5 (``/config``), atomically."""
     h5py = h5py_module()
     with atomic_path(path, overwrite=overwrite) as tmp:
@@ -199,7 +203,7 @@ def save_config(path, config, overwrite: bool = False):
     return Path(path)
 
 
-def load_config(path):
+def load_config(path: PathLike) -> SystemConfig:
     """Read a configuration from an HDF5 file (``/config``, or ``/entry/config`` of a field file)."""
     path = Path(path)
     with open_h5(path, "configuration file") as f:
