@@ -205,7 +205,7 @@ def default_model_config(task: str, role: str, in_channels: int, image_size, n_c
 # -- data ------------------------------------------------------------------------------------------
 
 def _load_split(cfg: TrainConfig, split: str, limit):
-    from .data import load_dataset  # E1's registry (name or folder)
+    from .data import load_dataset  # the dataset registry (a name or a folder)
 
     kw = {"size": cfg.image_size, "seed": cfg.seed if cfg.split_seed is None else cfg.split_seed}
     if cfg.pad is not None:
