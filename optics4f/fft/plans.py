@@ -9,6 +9,8 @@ no 1/N). See docs/fft.md#plans.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -152,7 +154,7 @@ class CuPyPlan(FFTPlan):
 
 
 #: The plan class of each engine name.
-PLAN_CLASSES: dict[str, type[FFTPlan]] = {cls.engine: cls for cls in (FFTWPlan, SciPyPlan, CuPyPlan)}
+PLAN_CLASSES: Mapping[str, type[FFTPlan]] = MappingProxyType({cls.engine: cls for cls in (FFTWPlan, SciPyPlan, CuPyPlan)})
 
 
 def engine_for(like: Any = None) -> str:
