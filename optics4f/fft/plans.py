@@ -42,8 +42,9 @@ class FFTPlan:
     #: (what :class:`optics4f.fft.PaddedFilter` needs to skip the padding).
     prunes: ClassVar[bool] = False
 
-    def __new__(cls, shape: tuple[int, ...], dtype: Any, xp: Any = np, engine: str | None = None) -> FFTPlan:
-        """``FFTPlan(...)`` makes the named engine's subclass; a subclass makes itself."""
+    def __new__(cls, shape: tuple[int, ...] = (), dtype: Any = None, xp: Any = np, engine: str | None = None) -> FFTPlan:
+        """``FFTPlan(...)`` makes the named engine's subclass; a subclass makes itself (so copy and
+        pickle, which call ``__new__`` without arguments, work as for any class)."""
         if cls is not FFTPlan:
             return super().__new__(cls)
         name = engine or get_fft_engine()
