@@ -20,8 +20,8 @@ from .engines import pyfftw
 from .state import STATE, get_fft_engine
 from .wisdom import planning
 
-__all__ = ["MAX_CACHED", "PLAN_CLASSES", "CuPyPlan", "FFTPlan", "FFTWPlan", "SciPyPlan", "engine_for", "fft2", "get_plan",
-           "ifft2"]
+__all__ = ["MAX_CACHED", "PLAN_CLASSES", "CuPyPlan", "FFTPlan", "FFTWPlan", "SciPyPlan", "engine_for", "fft2",
+           "get_plan", "ifft2"]
 
 #: Plans kept per thread before the oldest is dropped (bounds the memory held by work buffers).
 MAX_CACHED = 32
@@ -42,7 +42,8 @@ class FFTPlan:
     #: (what :class:`optics4f.fft.PaddedFilter` needs to skip the padding).
     prunes: ClassVar[bool] = False
 
-    def __new__(cls, shape: tuple[int, ...] = (), dtype: Any = None, xp: Any = np, engine: str | None = None) -> FFTPlan:
+    def __new__(cls, shape: tuple[int, ...] = (), dtype: Any = None, xp: Any = np,
+                engine: str | None = None) -> FFTPlan:
         """``FFTPlan(...)`` makes the named engine's subclass; a subclass makes itself (so copy and
         pickle, which call ``__new__`` without arguments, work as for any class)."""
         if cls is not FFTPlan:
@@ -155,7 +156,8 @@ class CuPyPlan(FFTPlan):
 
 
 #: The plan class of each engine name.
-PLAN_CLASSES: Mapping[str, type[FFTPlan]] = MappingProxyType({cls.engine: cls for cls in (FFTWPlan, SciPyPlan, CuPyPlan)})
+PLAN_CLASSES: Mapping[str, type[FFTPlan]] = MappingProxyType(
+    {cls.engine: cls for cls in (FFTWPlan, SciPyPlan, CuPyPlan)})
 
 
 def engine_for(like: Any = None) -> str:
