@@ -4,8 +4,8 @@ import pytest
 
 import optics4f as o4
 from optics4f import fft as _fft
-from optics4f.torch import _blocked4f
-from optics4f.torch._multichannel import MultiChannel4f
+from optics4f.fft import blocked as _blocked4f
+from optics4f.fft.multichannel import MultiChannel4f
 
 pytestmark = pytest.mark.skipif(_fft.pyfftw is None, reason="the blocked path needs pyfftw")
 WL = 633e-9
@@ -44,7 +44,7 @@ def _case(cin, cout, batch=3, n=(10, 12)):
 def test_blocked_pass_equals_sum_of_fourf_passes(monkeypatch, fftw_threads, block_fields, threads, cin, cout):
     fftw_threads(threads)
     op, u, h, g = _case(cin, cout)
-    monkeypatch.setattr(_fft, "_BLOCK_BYTES", block_fields * int(np.prod(op.padded_shape)) * 16)
+    monkeypatch.setattr(_fft.padded, "BLOCK_BYTES", block_fields * int(np.prod(op.padded_shape)) * 16)
     eng = MultiChannel4f(op)
     assert eng._use_blocked(u)
     # independent reference: one FourF pass (its own FFT pair, centred masks) per (output, input) pair
@@ -104,7 +104,7 @@ def test_workers_plan_safely_on_a_cold_cache(tmp_path):
 
     code = """
 import numpy as np, optics4f as o4
-from optics4f.torch._multichannel import MultiChannel4f
+from optics4f.fft.multichannel import MultiChannel4f
 o4.set_fft_engine("pyfftw", threads=2)
 for n in (6, 10, 12, 14, 18, 20):
     op = o4.FourF((n, n), 1e-5, 633e-9, 0.1, pad=2.0)

@@ -54,7 +54,7 @@ def row_blocks(request, monkeypatch):
     """Run the fused row pass as one block, or as many small blocks (3 rows of 64 complex128,
     with a partial last block) shared out to the worker threads."""
     if request.param == "many_blocks":
-        monkeypatch.setattr(offt, "_BLOCK_BYTES", 3 * 64 * 16)
+        monkeypatch.setattr(offt.padded, "BLOCK_BYTES", 3 * 64 * 16)
     offt.clear_fft_cache()
     yield request.param
     offt.clear_fft_cache()
@@ -174,15 +174,15 @@ def test_forget_wisdom_replans_and_rewrites_the_cache(rng, monkeypatch, tmp_path
     import pyfftw
 
     cache = tmp_path / "fftw_wisdom.pkl"
-    monkeypatch.setattr(offt, "_WISDOM_PATH", cache)  # keep the user's cache file out of this
+    monkeypatch.setattr(offt.STATE, "wisdom_path", cache)  # keep the user's cache file out of this
     old_engine = offt.get_fft_engine()
     offt.set_fft_engine("pyfftw")
     saved = pyfftw.export_wisdom()  # put it back afterwards, so later plans and saves keep it
-    monkeypatch.setattr(offt, "_merge_disk_wisdom", True)  # restored after the test
+    monkeypatch.setattr(offt.STATE, "merge_disk_wisdom", True)  # restored after the test
     try:
         offt.get_padded_filter((40, 40), (20, 20), np.complex128)
         offt.forget_wisdom()
-        assert offt._local.__dict__ == {}  # cached plans were dropped with the wisdom
+        assert offt.STATE.local.__dict__ == {}  # cached plans were dropped with the wisdom
         empty = pyfftw.export_wisdom()
         u, h = crandn(rng, (20, 20)), crandn(rng, (40, 40))
         got = offt.get_padded_filter((40, 40), (20, 20), np.complex128)(u, h)
@@ -221,8 +221,8 @@ def test_saving_wisdom_keeps_plans_another_process_saved(monkeypatch, tmp_path):
     # Two processes share the cache file; each rewrites it whole, so a save must merge the file.
     import pyfftw
 
-    monkeypatch.setattr(offt, "_WISDOM_PATH", tmp_path / "fftw_wisdom.pkl")
-    monkeypatch.setattr(offt, "_merge_disk_wisdom", True)
+    monkeypatch.setattr(offt.STATE, "wisdom_path", tmp_path / "fftw_wisdom.pkl")
+    monkeypatch.setattr(offt.STATE, "merge_disk_wisdom", True)
     saved = pyfftw.export_wisdom()
 
     def plan(n, flags=("FFTW_MEASURE",)):
@@ -232,14 +232,14 @@ def test_saving_wisdom_keeps_plans_another_process_saved(monkeypatch, tmp_path):
     try:
         pyfftw.forget_wisdom()
         plan(10)
-        offt._save_wisdom()  # "process 1" saves a plan for n = 10
+        offt.wisdom.save_wisdom()  # "process 1" saves a plan for n = 10
         pyfftw.forget_wisdom()
         plan(14)
-        offt._save_wisdom()  # "process 2", which never had n = 10, saves after it
+        offt.wisdom.save_wisdom()  # "process 2", which never had n = 10, saves after it
         pyfftw.forget_wisdom()
         with pytest.raises(RuntimeError):
             plan(10, ("FFTW_MEASURE", "FFTW_WISDOM_ONLY"))  # sanity: no wisdom in memory now
-        pyfftw.import_wisdom(pickle.loads(offt._WISDOM_PATH.read_bytes()))
+        pyfftw.import_wisdom(pickle.loads(offt.STATE.wisdom_path.read_bytes()))
         plan(10, ("FFTW_MEASURE", "FFTW_WISDOM_ONLY"))
         plan(14, ("FFTW_MEASURE", "FFTW_WISDOM_ONLY"))
     finally:

@@ -49,12 +49,9 @@ FACADES = {"optics4f"}
 #: Modules that may import torch: the torch bridge and everything above optics4f.
 TORCH_OK = ("optics4f.torch", "nets")
 
-#: TEMPORARY allow-list, to be emptied by the lead once the fft package (issue 17, optics4f/fft/)
-#: is merged: private names of the FFT engine still used across modules. Each entry:
-#: (importing module, "module._name").
-FFT_ALLOWED = {
-    ("optics4f.torch._multichannel", "optics4f.propagation._transfer"),
-}
+#: Private names allowed across modules, each entry (importing module, "module._name"): none. The
+#: stale-entry check keeps the set from outliving its reason.
+ALLOWED_PRIVATE: set = set()
 
 
 # -- reading the sources ---------------------------------------------------------------------------
@@ -206,15 +203,15 @@ def test_imports_point_down_the_layers():
 
 
 def test_no_private_name_is_used_outside_its_module():
-    bad = [f"{m}:{line} uses {what}" for m, line, what in private_uses() if (m, what) not in FFT_ALLOWED]
+    bad = [f"{m}:{line} uses {what}" for m, line, what in private_uses() if (m, what) not in ALLOWED_PRIVATE]
     assert not bad, "private names used outside their module (make them public or move the code):\n" + \
         "\n".join(bad)
 
 
 def test_fft_allow_list_is_current():
     used = {(m, what) for m, _, what in private_uses()}
-    stale = sorted(set(FFT_ALLOWED) - used)
-    assert not stale, f"FFT_ALLOWED entries no longer used (remove them): {stale}"
+    stale = sorted(set(ALLOWED_PRIVATE) - used)
+    assert not stale, f"ALLOWED_PRIVATE entries no longer used (remove them): {stale}"
 
 
 def test_import_optics4f_loads_only_the_core():

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 import optics4f as o4  # noqa: E402
 import optics4f.torch as ot  # noqa: E402
 from optics4f.torch._convert import from_array, to_array  # noqa: E402
-from optics4f.torch._multichannel import MultiChannel4f  # noqa: E402
+from optics4f.fft.multichannel import MultiChannel4f  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("scipy_fft_engine")  # one-off shapes: no FFTW planning cost
 WL = 5e-7  # m

@@ -9,7 +9,6 @@ from ..backend import DEFAULT_COMPLEX, get_xp, is_cupy
 from ..fft import get_padded_filter
 from ..grid import Grid, padded_size
 from ..operator import LinearOperator
-from ..padding import center_offsets
 from ..typing import Array, DTypeLike, Pitch, Shape2
 
 _CACHE: "OrderedDict" = OrderedDict()
@@ -49,20 +48,6 @@ def cached_transfer(key, build, dtype, like):
     else:
         _CACHE.move_to_end(full_key)
     return h
-
-
-def fill_padded(buf, u):
-    """Write ``u`` centred into ``buf`` and zero only the border around it."""
-    ny, nx = u.shape[-2:]
-    my, mx = buf.shape[-2:]
-    oy, ox = center_offsets((ny, nx), (my, mx))
-    if (my, mx) != (ny, nx):
-        buf[..., :oy, :] = 0
-        buf[..., oy + ny:, :] = 0
-        buf[..., oy:oy + ny, :ox] = 0
-        buf[..., oy:oy + ny, ox + nx:] = 0
-    buf[..., oy:oy + ny, ox:ox + nx] = u
-    return buf
 
 
 class TransferPropagator(LinearOperator):

@@ -35,7 +35,7 @@ from ..fourf import FourF
 from ..operator import LinearOperator
 from ..validate import finite_array
 from ._convert import check_precision, core_context, from_array, to_array
-from ._multichannel import MultiChannel4f
+from ..fft.multichannel import MultiChannel4f
 
 __all__ = ["apply_operator", "fourf", "spectral_conv", "phase_mask", "multichannel_engine"]
 

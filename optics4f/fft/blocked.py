@@ -20,27 +20,31 @@ FFTW's OpenMP threads keep spinning after a call and starve the workers.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 
-from .. import fft as _fft
 from ..padding import center_offsets
+from . import padded as padded_filter
+from .engines import pyfftw
+from .pool import map_on_pool
+from .state import get_fft_engine
+from .wisdom import planning
 
 __all__ = ["Blocked4f", "blocked_available"]
 
 
-def blocked_available(a) -> bool:
-    """True when the arrays are NumPy and the CPU engine is pyfftw (the only case this module serves)."""
-    return isinstance(a, np.ndarray) and _fft.pyfftw is not None and _fft.get_fft_engine() == "pyfftw"
+def blocked_available(a: Any) -> bool:
+    """True when ``a`` is a NumPy array and the CPU engine is pyfftw (the only case this module serves)."""
+    return isinstance(a, np.ndarray) and pyfftw is not None and get_fft_engine() == "pyfftw"
 
 
 class _Workspace:
     """An aligned (n, My, Mx) buffer with in-place row and window-column plans, both directions.
-    Made holding ``optics4f.fft._plan_lock`` (FFTW's planner is not thread-safe)."""
+    Made inside :func:`optics4f.fft.planning` (FFTW's planner is not thread-safe)."""
 
-    def __init__(self, n, padded, cols, dtype):
-        pyfftw = _fft.pyfftw
-        self.buf = pyfftw.zeros_aligned((n,) + tuple(padded), dtype=dtype)
+    def __init__(self, n, padded_shape, cols, dtype):
+        self.buf = pyfftw.zeros_aligned((n,) + tuple(padded_shape), dtype=dtype)
         view = self.buf[:, :, cols]
         flags = ("FFTW_MEASURE", "FFTW_DESTROY_INPUT")
 
@@ -63,7 +67,7 @@ class Blocked4f:
     forward DFT over the last two axes and ``crop`` the centred (ny, nx) window.
     """
 
-    def __init__(self, padded_shape, inner_shape, dtype):
+    def __init__(self, padded_shape: tuple[int, int], inner_shape: tuple[int, int], dtype: Any) -> None:
         self.padded = tuple(padded_shape)
         self.inner = tuple(inner_shape)
         self.dtype = np.dtype(dtype)
@@ -71,7 +75,7 @@ class Blocked4f:
         self._cols = slice(self.ox, self.ox + self.inner[1])
         self._rows = slice(self.oy, self.oy + self.inner[0])
         field = self.padded[0] * self.padded[1] * self.dtype.itemsize
-        self._block = max(1, _fft._BLOCK_BYTES // field)  # output channels per cache-resident block
+        self._block = max(1, padded_filter.BLOCK_BYTES // field)  # output channels per cache-resident block
         self._spaces = threading.local()
 
     # -- workspaces ------------------------------------------------------------------------------
@@ -79,7 +83,7 @@ class Blocked4f:
         spaces = self._spaces.__dict__
         ws = spaces.get((role, n))
         if ws is None:
-            with _fft.planning():  # the workers plan at the same time on a first call
+            with planning():  # the workers plan at the same time on a first call
                 ws = spaces[(role, n)] = _Workspace(n, self.padded, self._cols, self.dtype)
         return ws
 
@@ -87,13 +91,13 @@ class Blocked4f:
         return [(o0, min(o0 + self._block, cout)) for o0 in range(0, cout, self._block)]
 
     # -- forward ---------------------------------------------------------------------------------
-    def forward(self, u, hs):
+    def forward(self, u: np.ndarray, hs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(v, w)``: cropped output fields (B, Cout, ny, nx) of the inputs ``u`` (B, Cin, ny, nx),
         and the inputs' Fourier-plane fields ``w`` = F(pad(u)) (B, Cin, My, Mx); new arrays.
 
         Lens 1 runs in the workers too (single-threaded plans, pruned: only the data columns are
         transformed along y): a multi-threaded FFTW call here would leave its OpenMP threads
-        spinning on the cores the workers need (measured: the whole pass 2x slower).
+        spinning on the cores the workers need (docs/fft.md#openmp-wait-policy).
         """
         batch, cin = u.shape[:2]
         cout = hs.shape[0]
@@ -121,11 +125,12 @@ class Blocked4f:
                     ws.cols_f()  # only the columns the crop keeps
                     out[b, o0:o1] = buf[:, rows, cols]
 
-        _fft.map_on_pool(work, range(batch), dynamic=True)  # per-image outputs: any order, same result
+        map_on_pool(work, range(batch), dynamic=True)  # per-image outputs: any order, same result
         return out, w
 
     # -- backward --------------------------------------------------------------------------------
-    def backward(self, g, w, hs, need_input=True, need_masks=True):
+    def backward(self, g: np.ndarray, w: np.ndarray | None, hs: np.ndarray, need_input: bool = True,
+                 need_masks: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Gradients for ``g`` (B, Cout, ny, nx) of the cropped outputs.
 
         Returns ``(gw_cropped, ghs)``: the input adjoint crop(F^H(sum_o conj(hs[o, i]) gz[b, o]))
@@ -167,7 +172,7 @@ class Blocked4f:
                     gu[b] = gws.buf[:, rows, cols]
             return acc
 
-        accs = _fft.map_on_pool(work, range(batch))  # fixed split: reproducible gradient sums
+        accs = map_on_pool(work, range(batch))  # fixed split: reproducible gradient sums
         ghs = None
         if need_masks:
             ghs = accs[0]

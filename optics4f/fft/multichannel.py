@@ -14,7 +14,7 @@ exactly that with the stages of :class:`optics4f.FourF`:
 * odd padded grids: ``FourF.fourier_plane`` and ``FourF.from_fourier_plane``
   (the centred Fourier-lens model) and the lens adjoints;
 * NumPy arrays with the pyfftw engine (even grids): the mixing and the lens-2
-  transforms run cache-blocked with pruned column passes (:mod:`._blocked4f`),
+  transforms run cache-blocked with pruned column passes (:mod:`optics4f.fft.blocked`),
   and the backward never builds the (B, Cout) gradient spectra.
 
 The adjoints (for the input and for the masks) use the conjugate stages in
@@ -23,14 +23,16 @@ This module does not import torch.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..backend import get_xp
-from ..fft import get_plan
 from ..fourf import FourF
 from ..padding import crop_center, pad_center
-from ..propagation._transfer import fill_padded
-from ._blocked4f import Blocked4f, blocked_available
+from .blocked import Blocked4f, blocked_available
+from .padded import fill_padded
+from .plans import get_plan
 
 __all__ = ["MultiChannel4f"]
 
@@ -44,13 +46,13 @@ class MultiChannel4f:
         The 4f geometry; masks live on ``op.fourier_grid`` (shape ``op.padded_shape``, centred order).
     """
 
-    def __init__(self, op: FourF):
+    def __init__(self, op: FourF) -> None:
         if not isinstance(op, FourF):
             raise TypeError(f"op must be an optics4f.FourF, got {type(op).__name__}")
         self.op = op
         self.dtype = op.dtype
         self.fast = all(m % 2 == 0 for m in op.padded_shape)
-        # FFTW on NumPy arrays: the cache-blocked, pruned passes of _blocked4f
+        # FFTW on NumPy arrays: the cache-blocked, pruned passes of optics4f.fft.blocked
         self._blocked = (Blocked4f(op.padded_shape, op.in_grid.shape, self.dtype)
                          if self.fast and tuple(op.in_grid.shape) == tuple(op.out_grid.shape) else None)
 
@@ -75,8 +77,8 @@ class MultiChannel4f:
                 raise TypeError(f"{name} has dtype {a.dtype}; this engine works in {self.dtype}")
 
     # -- stages --------------------------------------------------------------------------------
-    def prepare(self, masks):
-        """Masks in the order and scale the Fourier-plane stage multiplies by."""
+    def prepare(self, masks: Any) -> Any:
+        """Masks (Cout, Cin, My, Mx, centred order) in the order and scale the Fourier-plane stage multiplies by."""
         if not self.fast:
             return masks
         xp = get_xp(masks)
@@ -119,7 +121,7 @@ class MultiChannel4f:
         return out
 
     # -- public --------------------------------------------------------------------------------
-    def apply(self, u, masks, keep_spectrum: bool = False):
+    def apply(self, u: Any, masks: Any, keep_spectrum: bool = False) -> Any:
         """Output fields (B, Cout, ny, nx) of inputs ``u`` (B, Cin, ny, nx) through ``masks`` (Cout, Cin, My, Mx).
 
         With ``keep_spectrum`` also returns the Fourier-plane fields of the
@@ -144,11 +146,12 @@ class MultiChannel4f:
             v = self._lens2(self._mix(w, hs, xp.empty(shape, self.dtype)))
         return (v, w) if keep_spectrum else v
 
-    def adjoint(self, g, masks):
+    def adjoint(self, g: Any, masks: Any) -> Any:
         """Adjoint with respect to the inputs: (B, Cin, ny, nx) from output gradients ``g`` (B, Cout, ny, nx)."""
         return self.backward(g, masks, need_masks=False)[0]
 
-    def backward(self, g, masks, spectrum=None, need_input=True, need_masks=True):
+    def backward(self, g: Any, masks: Any, spectrum: Any = None, need_input: bool = True,
+                 need_masks: bool = True) -> tuple[Any, Any]:
         """Both adjoints at once for output gradients ``g`` (B, Cout, ny, nx).
 
         Returns ``(gu, gmasks)``: :meth:`adjoint` of ``g`` (B, Cin, ny, nx) and
@@ -169,8 +172,9 @@ class MultiChannel4f:
         gm = self.mask_adjoint(spectrum, gz) if need_masks else None
         return gu, gm
 
-    def adjoint_from_fourier(self, gz, masks, xp=None):
-        """Input adjoint given ``gz`` = adjoint of lens 2 applied to the output gradients."""
+    def adjoint_from_fourier(self, gz: Any, masks: Any, xp: Any = None) -> Any:
+        """Input adjoint (B, Cin, ny, nx) given ``gz`` (B, Cout, My, Mx) = adjoint of lens 2 applied to the
+        output gradients; ``masks`` (Cout, Cin, My, Mx), centred order."""
         xp = xp or get_xp(gz)
         # gw[b, i] = sum_o conj(hs[o, i]) gz[b, o]: the mix with the roles of o and i swapped.
         hs_t = xp.swapaxes(self.prepare(masks), 0, 1)
@@ -182,7 +186,7 @@ class MultiChannel4f:
         gw = self._mix(gz, hs_t, xp.empty(shape, self.dtype), conj_h=True)
         return crop_center(self.op.lens1.adjoint(gw), self.op.in_grid.shape).copy()
 
-    def mask_adjoint(self, w, gz):
+    def mask_adjoint(self, w: Any, gz: Any) -> Any:
         """Adjoint with respect to the masks (Cout, Cin, My, Mx), centred order.
 
         ``w`` are the inputs' Fourier-plane fields from ``apply(..., keep_spectrum=True)``;
@@ -196,6 +200,6 @@ class MultiChannel4f:
             out[:, i] = (wc[:, None, i] * gz).sum(axis=0)
         return self._unprepare_adjoint(out)
 
-    def lens2_adjoint(self, g):
+    def lens2_adjoint(self, g: Any) -> Any:
         """Adjoint of the lens-2 stage applied to output gradients ``g`` (B, Cout, ny, nx)."""
         return self._lens2_adjoint(g)
