@@ -3,7 +3,7 @@
 * :mod:`.optical`   the student on the simulated hardware (SLM frames -> 4f -> camera -> electronics);
 * :mod:`.simulate`  digital vs optical accuracy of a saved model, through exported frame files;
 * :mod:`.report`    table, confusion matrix, JSON report;  :mod:`.figures`  the figures;
-* :mod:`.sweep`     accuracy against one hardware parameter (CSV + PNG);
+* sweeps (``simulate --sweep``): :mod:`nets.tolerance.sweep`, a grid with error bars over noise seeds;
 * :mod:`.finetune`  hardware-aware fine-tuning (SLM frame, or the electronic back end only).
 
 Submodules import torch; import them explicitly.
