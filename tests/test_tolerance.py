@@ -325,3 +325,25 @@ def test_simulate_sweep_runs_the_grid_and_keeps_the_old_names(tmp_path, capsys):
         main(["simulate", "--sweep", "slm_shift_x=0", "--out", str(tmp_path)])
     with pytest.raises(SystemExit, match="--values .* one --sweep"):
         main(["simulate", "--sweep", "slm_bits", "--sweep", "camera_bits", "--values", "2", "--out", str(tmp_path)])
+
+
+def _profiler_running(dask_worker=None):
+    from distributed import get_worker
+
+    return (dask_worker or get_worker()).periodic_callbacks["profile"].is_running()
+
+
+def test_dask_executor_pauses_the_workers_profiler_and_restores_it(monkeypatch):
+    """The Dask workers' statistical profiler (which walks every running task's stack every 10 ms)
+    is off while the benches run and on again afterwards (docs/tolerance.md, Executors)."""
+    distributed = pytest.importorskip("distributed")
+    from nets.tolerance import run
+
+    monkeypatch.setattr(run, "_init_dask_worker", lambda *a: None)  # no model to load for this check
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
+            distributed.Client(cl) as client:
+        assert all(client.run(_profiler_running).values())
+        _, submit, _, close = run.dask_executor(client, None)
+        assert submit(_profiler_running).result() is False
+        close()
+        assert all(client.run(_profiler_running).values())

@@ -57,6 +57,9 @@ def format_table(res: ToleranceResult) -> str:
         lines += ["", f"{'error':18s} {'unit':>10s} {'share of variance':>18s}   interval"]
         lines += [f"{r.error:18s} {r.unit:>10s} {100 * r.share:17.1f} %   {100 * r.low:.1f}-"
                   f"{100 * r.high:.1f} %" for r in res.sensitivity]
+        rest = max(0.0, 1.0 - sum(r.share for r in res.sensitivity))
+        lines.append(f"{'(the rest)':29s} {100 * rest:17.1f} %   interactions between errors, camera noise, "
+                     "finite test set")
     t = res.tolerances
     if t:
         lines += ["", f"tolerances for a {100 * t.goal:.0f} % yield (quadratic model, R^2 {t.model_r2:.2f}; "
