@@ -187,13 +187,18 @@ def dask_executor(scheduler, ctx_args):
     own = client is not scheduler
     # the cluster's workers: one thread each (workers in other processes only: an in-process
     # cluster must not change this process's threads), model and frames loaded before the benches
-    client.run(_init_dask_worker, ctx_args, os.getpid())
-    paused = [w for w, was in client.run(_pause_profiler).items() if was]
-    threaded = {w: n for w, n in client.nthreads().items() if n > 1}
+    try:
+        client.run(_init_dask_worker, ctx_args, os.getpid())
+        paused = [w for w, was in client.run(_pause_profiler).items() if was]
+        threaded = {w: n for w, n in client.nthreads().items() if n > 1}
+    except BaseException:
+        if own:
+            client.close()
+        raise
     if threaded:
-        warnings.warn(f"Dask workers with several threads ({threaded}) run benches in threads that share one "
-                      "Python interpreter lock; start one single-threaded worker per core for full speed "
-                      "(dask worker ADDRESS --nworkers N --nthreads 1)", stacklevel=3)
+        warnings.warn(f"Dask workers with several threads ({threaded}) run benches side by side in one process, "
+                      "where Python code takes turns (the GIL); one single-threaded worker per core (dask worker "
+                      "ADDRESS --nworkers N --nthreads 1) is the set-up measured in docs/tolerance.md", stacklevel=3)
 
     def close():
         try:
