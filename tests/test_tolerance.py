@@ -347,3 +347,22 @@ def test_dask_executor_pauses_the_workers_profiler_and_restores_it(monkeypatch):
         assert submit(_profiler_running).result() is False
         close()
         assert all(client.run(_profiler_running).values())
+
+
+def test_old_sweep_names_give_the_old_si_values():
+    """The retired sweep's conversions (pixels x display pitch, np.deg2rad, mm x 1e-3) are what the
+    old names with --values run now, bit for bit, so their benches are the old ones."""
+    from nets.tolerance.cli import sweep_texts
+    from nets.tolerance.sweep import parse_sweep
+
+    pitch = 8e-6
+    cases = [("shift", "0,16,40", "slm_shift_x", [v * pitch for v in (0.0, 16.0, 40.0)]),
+             ("rotation", "0.5,4", "slm_rotation", [float(np.deg2rad(v)) for v in (0.5, 4.0)]),
+             ("defocus", "2,20", "fourier_defocus", [v * 1e-3 for v in (2.0, 20.0)]),
+             ("full_well", "30,1000", "full_well", [30.0, 1000.0])]
+    for old, values, new, si in cases:
+        (text,), note = sweep_texts([old], values, pitch)
+        name, got, _ = parse_sweep(text)
+        assert (name, got) == (new, si)
+        assert "--values is deprecated" in note
+    assert sweep_texts(["slm_rotation:deg=1"], None, pitch) == (["slm_rotation:deg=1"], None)  # no note
