@@ -8,7 +8,8 @@ alone, i.e. a long run's steady state:
 
 * local, 1 worker: the benches one after another in this process (``run_tolerance(workers=1)``'s path);
 * local, 2 workers: ``concurrent.futures.ProcessPoolExecutor`` with the run's initializer;
-* dask, 2 workers: a ``distributed.LocalCluster`` of 2 single-threaded worker processes.
+* dask, 2 workers: a ``distributed.LocalCluster`` of 2 single-threaded worker processes, set up as
+  ``optics4f tolerance --scheduler`` sets up a cluster (``nets.tolerance.run.dask_executor``).
 
 ``efficiency`` = (benches per minute / the 1-worker figure) / workers. Every executor uses one
 torch, BLAS and FFT thread per worker, so the workers are the only parallelism. The machine's load
@@ -16,11 +17,13 @@ average is recorded with each record: on a shared machine other processes take c
 
 Usage::
 
-    python benchmarks/bench_tolerance.py [--quick] [--json PATH] [--benches N] [--images M]
+    python benchmarks/bench_tolerance.py [--quick] [--json PATH] [--benches N] [--images M] [--repeat R]
 
 ``--json PATH`` writes records with keys ``case`` ("tolerance"), ``executor`` ("local", "dask"),
 ``workers``, ``benches_per_minute`` and ``efficiency`` (plus ``seconds``, ``startup_s``,
-``benches``, ``images``, ``load_average``, ``cpu_count``).
+``benches``, ``images``, ``load_average``, ``cpu_count``, ``round``). ``--repeat R`` runs R rounds of
+every executor, interleaved, each round's efficiencies against its own 1-worker figure: on a shared
+machine the load changes between runs, and a round compares executors under about the same load.
 """
 from __future__ import annotations
 
@@ -91,22 +94,26 @@ def run_local(spec, settings, workers: int) -> tuple:
 
 
 def run_dask(spec, settings, workers: int) -> tuple:
-    """(startup s, benches s, records) on a LocalCluster of ``workers`` single-threaded processes."""
-    from distributed import Client, LocalCluster
+    """(startup s, benches s, records) on a LocalCluster of ``workers`` single-threaded processes,
+    set up by the tolerance run's own Dask executor (``nets.tolerance.run.dask_executor``)."""
+    from distributed import Client, LocalCluster, wait
 
-    from nets.tolerance.run import evaluate_bench
+    from nets.tolerance.run import dask_executor, evaluate_bench
 
     args, jobs = _ctx_args(spec, settings), _jobs(spec, settings)
     t0 = time.perf_counter()
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        client.run(_warm, args)  # every worker loads model, data and frames once
-        # and one nominal bench on each worker's task thread, where FFT plans are kept per thread
-        client.gather([client.submit(evaluate_bench, args, -1, {}, 0, workers=[w], allow_other_workers=False,
-                                     pure=False) for w in client.scheduler_info()["workers"]])
-        t1 = time.perf_counter()
-        recs = client.gather([client.submit(evaluate_bench, args, *j, pure=False) for j in jobs])
-        return t1 - t0, time.perf_counter() - t1, recs
+        _, submit, _, close = dask_executor(client, args)  # workers loaded, their profilers paused
+        try:
+            # one nominal bench on each worker's task thread, where FFT plans are kept per thread
+            wait([client.submit(evaluate_bench, args, -1, {}, 0, workers=[w], allow_other_workers=False, pure=False)
+                  for w in client.nthreads()])
+            t1 = time.perf_counter()
+            recs = client.gather([submit(evaluate_bench, args, *j) for j in jobs])
+            return t1 - t0, time.perf_counter() - t1, recs
+        finally:
+            close()
 
 
 def main(argv=None) -> list:
@@ -115,8 +122,12 @@ def main(argv=None) -> list:
     p.add_argument("--benches", type=int, default=None, help="benches (default 100; --quick 30)")
     p.add_argument("--images", type=int, default=None, help="test images per bench (default 200; --quick 50)")
     p.add_argument("--no-dask", action="store_true", help="skip the Dask cluster")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="rounds of every executor, interleaved (each round's efficiencies against its own 1 worker)")
     p.add_argument("--json", type=Path, default=None, help="write the records here")
     a = p.parse_args(argv)
+    if a.repeat < 1:
+        p.error(f"--repeat must be >= 1, got {a.repeat}")
     from nets.inference.optical import HardwareSettings
     from nets.tolerance.spec import parse_spec
 
@@ -129,23 +140,32 @@ def main(argv=None) -> list:
     cases = [("local", 1, run_local), ("local", 2, run_local)]
     if not a.no_dask:
         cases.append(("dask", 2, run_dask))
-    records, base, ref = [], None, None
-    for executor, workers, fn in cases:
-        load = os.getloadavg()[0]
-        startup, secs, recs = fn(spec, settings, workers)
-        recs = sorted(recs, key=lambda r: r["index"])
-        if ref is None:
-            ref = recs
-        elif recs != ref:
-            raise SystemExit(f"{executor} with {workers} workers gave other results than 1 local worker")
-        bpm = 60.0 * n / secs
-        base = base or bpm
-        rec = {"case": "tolerance", "executor": executor, "workers": workers, "benches_per_minute": bpm,
-               "efficiency": bpm / base / workers, "seconds": secs, "startup_s": startup, "benches": n,
-               "images": m, "load_average": load, "cpu_count": os.cpu_count()}
-        records.append(rec)
-        print(f"{executor:6s} {workers} worker(s): {bpm:7.1f} benches/min  efficiency {rec['efficiency']:.2f}  "
-              f"({secs:.1f} s for the benches, {startup:.1f} s start-up; load average {load:.2f})")
+    records, ref = [], None
+    for rnd in range(a.repeat):  # rounds interleave the executors, so a load change hits them alike
+        base = None
+        for executor, workers, fn in cases:
+            load = os.getloadavg()[0]
+            startup, secs, recs = fn(spec, settings, workers)
+            recs = sorted(recs, key=lambda r: r["index"])
+            if ref is None:
+                ref = recs
+            elif recs != ref:
+                raise SystemExit(f"{executor} with {workers} workers gave other results than 1 local worker")
+            bpm = 60.0 * n / secs
+            base = base or bpm
+            rec = {"case": "tolerance", "executor": executor, "workers": workers, "benches_per_minute": bpm,
+                   "efficiency": bpm / base / workers, "seconds": secs, "startup_s": startup, "benches": n,
+                   "images": m, "load_average": load, "cpu_count": os.cpu_count(), "round": rnd}
+            records.append(rec)
+            print(f"{executor:6s} {workers} worker(s): {bpm:7.1f} benches/min  efficiency {rec['efficiency']:.2f}  "
+                  f"({secs:.1f} s for the benches, {startup:.1f} s start-up; load average {load:.2f})", flush=True)
+    if a.repeat > 1:
+        import statistics
+
+        for executor, workers, _ in cases[1:]:
+            eff = [r["efficiency"] for r in records if (r["executor"], r["workers"]) == (executor, workers)]
+            print(f"{executor:6s} {workers} worker(s): efficiency median {statistics.median(eff):.2f} over "
+                  f"{len(eff)} rounds ({min(eff):.2f}-{max(eff):.2f})")
     if a.json:
         write_json(a.json, records)
     return records

@@ -457,10 +457,9 @@ def _simulate(p: argparse.ArgumentParser):
     p.add_argument("--out", type=Path, default=Path("out/simulate"), help="figures folder (default out/simulate)")
     p.add_argument("--report", type=Path, default=None, help="JSON report path (default OUT/report.json)")
     p.add_argument("--no-figures", action="store_true", help="do not write figures")
-    p.add_argument("--sweep", default=None, metavar="PARAM",
-                   help="accuracy vs one parameter (CSV + PNG in OUT): slm_bits, camera_bits, full_well, "
-                        "read_noise, shift, rotation, defocus")
-    p.add_argument("--values", default=None, help="comma-separated sweep values (default: a standard range)")
+    from nets.tolerance.cli import add_simulate_sweep_arguments
+
+    add_simulate_sweep_arguments(p, int_arg)  # --sweep NAME[:UNIT][=V1,...] (a grid), --seeds, --workers
     p.add_argument("--calibration", nargs="+", default=[], metavar="FILE",
                    help="calibration HDF5 files (calib) applied in order to the system (SLM LUT, flatness, ...)")
     p.add_argument("--bench-errors", default=None, metavar="SPEC",
@@ -481,20 +480,11 @@ def _simulate(p: argparse.ArgumentParser):
         if args.sweep and args.calibration:
             raise SystemExit("optics4f simulate: --sweep does not take --calibration yet; run single simulations")
         if args.sweep:
-            from nets.inference.sweep import parse_values, sweep, write_sweep
+            from nets.tolerance.cli import run_simulate_sweep
 
-            try:
-                values = parse_values(args.values, args.sweep)
-            except ValueError as e:
-                raise SystemExit(str(e)) from e
-            rows = sweep(args.sweep, values, args.model, settings, progress=args.progress, limit=args.limit,
-                         dataset=args.dataset)
-            for r in rows:
-                print(f"{args.sweep} = {r['value']:g}: optical {r['optical_accuracy']:.4f} "
-                      f"(digital {r['digital_accuracy']:.4f})")
-            for path in write_sweep(rows, args.out):
-                print(f"wrote {path}")
-            return 0
+            return run_simulate_sweep(args, settings)
+        if args.values is not None:
+            raise SystemExit("optics4f simulate: --values goes with --sweep NAME (better: --sweep NAME=V1,V2,...)")
         from nets.inference.figures import save_figures
         from nets.inference.report import format_confusion, format_table, write_report
         from nets.inference.simulate import simulate

@@ -217,17 +217,17 @@ def test_hardware_settings_refuse(kw, words):
 
 @pytest.mark.parametrize("param, text, words", [
     ("slm_bits", "2.9", "slm_bits.*whole number"),
-    ("camera_bits", "0", "camera_bits.*>= 1"),
+    ("camera_bits", "0", "camera_bits.*\\[1, 16\\]"),
     ("full_well", "-5", "full_well"),
     ("read_noise", "nan", "read_noise"),
-    ("slm_bits", ",", "--values"),
-    ("nope", "1", "sweep parameter"),
+    ("slm_bits", ",", "slm_bits=,.*no value"),
+    ("nope", "1", "unknown bench error 'nope'"),
 ])
 def test_sweep_values_are_checked_per_parameter(param, text, words):
-    from nets.inference.sweep import parse_values
+    from nets.tolerance.sweep import parse_sweep
 
     with pytest.raises(ValueError, match=words):
-        parse_values(text, param)
+        parse_sweep(f"{param}={text}")
 
 
 @pytest.mark.parametrize("kw, words", [(dict(epochs=-1), "epochs"), (dict(epochs=0.5), "epochs"),

@@ -202,12 +202,16 @@ def test_cli_default_runs_simulate_and_writes_report_and_figures(tmp_path, capsy
 def test_cli_sweep_writes_csv_and_png(tmp_path):
     from nets.cli import main
 
-    assert main(["simulate", "--sweep", "slm_bits", "--values", "1,8", "--limit", "100", "--out", str(tmp_path)]) == 0
-    rows = list(csv.DictReader(open(tmp_path / "sweep_slm_bits.csv")))
-    assert [float(r["value"]) for r in rows] == [1.0, 8.0]
-    assert float(rows[0]["optical_accuracy"]) < float(rows[1]["optical_accuracy"]) - 0.2
-    assert (tmp_path / "sweep_slm_bits.png").stat().st_size > 1000
-    with pytest.raises(SystemExit, match="unknown sweep parameter"):
+    assert main(["simulate", "--sweep", "slm_bits=1,8", "--sweep", "read_noise=5", "--seeds", "2", "--limit", "100",
+                 "--out", str(tmp_path)]) == 0
+    folder = tmp_path / "sweep_slm_bits_read_noise"
+    rows = list(csv.DictReader(open(folder / "sweep.csv")))
+    assert [(float(r["slm_bits (bit)"]), float(r["read_noise (e-)"])) for r in rows] == [(1.0, 5.0), (8.0, 5.0)]
+    assert float(rows[0]["accuracy_mean (1)"]) < float(rows[1]["accuracy_mean (1)"]) - 0.2
+    assert [int(r["seeds"]) for r in rows] == [2, 2] and all(float(r["accuracy_std (1)"]) >= 0 for r in rows)
+    assert (folder / "sweep.png").stat().st_size > 1000
+    assert (folder / "sweep.json").stat().st_size > 0
+    with pytest.raises(SystemExit, match="unknown bench error 'colour'"):
         main(["simulate", "--sweep", "colour", "--out", str(tmp_path)])
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from nets.inference.optical import HardwareSettings
+from nets.tolerance.result import SweepResult, ToleranceResult
 from nets.tolerance.spec import Distribution, ToleranceSpec, parse_spec
 from nets.tolerance.stats import sensitivity, tolerances_for_yield, yield_interval
 
@@ -127,22 +128,29 @@ def test_zero_width_error_reproduces_simulate_exactly():
     spec = _spec({"read_noise": {"dist": "uniform", "low": 5, "high": 5, "unit": "e-"},
                   "z4": {"dist": "fixed", "value": 0, "unit": "m"}}, benches=2)
     res = _run(spec, settings=base, workers=1)
-    for rec in res["benches"]:
+    for rec in res.benches:
         assert rec["noise_seed"] == 7 + rec["index"]
         sim = simulate(settings=base.replace(seed=rec["noise_seed"]), limit=M, calibration_images=16)
         assert rec["accuracy"] == sim.optical_accuracy
         assert rec["digital_accuracy"] == sim.digital_accuracy
 
 
-def test_shift_alone_reproduces_the_old_sweep():
-    from nets.inference.sweep import sweep
+def _old_sweep(param_settings, values, **kw):
+    """The retired one-parameter ``simulate --sweep`` (nets/inference/sweep.py until issue 16 closed):
+    one full ``simulate`` run per value with one HardwareSettings field changed."""
+    from nets.inference.simulate import simulate
 
+    return [simulate(settings=param_settings(v), **kw).optical_accuracy for v in values]
+
+
+def test_shift_alone_reproduces_the_old_sweep():
     settings = HardwareSettings()
     values = [0, 16, 40]  # SLM pixels, the sweep's unit (accuracy falls between 16 and 48)
-    old = sweep("shift", values, settings=settings, limit=M, calibration_images=16)
+    old = _old_sweep(lambda v: settings.replace(slm_shift=(0.0, float(v) * settings.pitch)), values, limit=M,
+                     calibration_images=16)
     new = [_run(_spec({"slm_shift_x": {"dist": "fixed", "value": v * settings.pitch, "unit": "m"}}, benches=1),
-                settings=settings, workers=1)["benches"][0]["accuracy"] for v in values]
-    assert new == [r["optical_accuracy"] for r in old]
+                settings=settings, workers=1).benches[0]["accuracy"] for v in values]
+    assert new == old
     assert new[0] > new[-1] + 0.1  # the range reaches the fall, so the comparison is not of flat lines
 
 
@@ -153,7 +161,7 @@ def test_bench_errors_reproduce_simulate_bench_errors_uncalibrated():
     spec = _spec({"lut_gamma": {"dist": "fixed", "value": 1.4, "unit": "1"},
                   "gray_2pi": {"dist": "fixed", "value": 230, "unit": "gray level"},
                   "z4": {"dist": "fixed", "value": 60, "unit": "nm"}}, benches=1)
-    rec = _run(spec, workers=1)["benches"][0]
+    rec = _run(spec, workers=1).benches[0]
     assert rec["accuracy"] == res.uncalibrated_accuracy
     assert rec["accuracy"] < res.error_free_accuracy
 
@@ -162,10 +170,10 @@ def test_sensitivity_ranks_rotation_above_a_little_read_noise():
     spec = _spec({"slm_rotation": {"dist": "uniform", "low": -4, "high": 4, "unit": "deg"},
                   "read_noise": {"dist": "uniform", "low": 5, "high": 5.05, "unit": "e-"}}, benches=12)
     res = _run(spec, workers=1)
-    s = {r["error"]: r for r in res["sensitivity"]}
-    assert res["sensitivity"][0]["error"] == "slm_rotation"
-    assert s["slm_rotation"]["share"] > 0.5 > s["read_noise"]["share"] + 0.3
-    assert s["slm_rotation"]["low"] > s["read_noise"]["share"]
+    s = {r.error: r for r in res.sensitivity}
+    assert res.sensitivity[0].error == "slm_rotation"
+    assert s["slm_rotation"].share > 0.5 > s["read_noise"].share + 0.3
+    assert s["slm_rotation"].low > s["read_noise"].share
 
 
 # -- executors, resume, CLI --------------------------------------------------------------------------
@@ -175,11 +183,11 @@ def test_local_pool_and_dask_cluster_give_identical_results():
     distributed = pytest.importorskip("distributed")
     spec = _spec({"slm_rotation": {"dist": "uniform", "low": -3, "high": 3, "unit": "deg"},
                   "full_well": {"dist": "normal", "mean": 2000, "sigma": 500, "unit": "e-"}}, benches=4, images=20)
-    one = _run(spec, workers=1)["benches"]
-    pool = _run(spec, workers=2)["benches"]
+    one = _run(spec, workers=1).benches
+    pool = _run(spec, workers=2).benches
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
             distributed.Client(cl) as client:
-        dask = _run(spec, scheduler=client)["benches"]
+        dask = _run(spec, scheduler=client).benches
     assert pool == one and dask == one
     assert len({r["accuracy"] for r in one}) > 1  # the benches differ, so identity is a real check
 
@@ -188,18 +196,18 @@ def test_interrupted_run_resumes_from_the_benches_written(tmp_path):
     out = tmp_path / "run"
     spec = _spec({"slm_rotation": {"dist": "uniform", "low": -3, "high": 3, "unit": "deg"}}, benches=4, images=20)
     full = _run(spec, out, workers=1)
-    assert full["computed"] == 4
+    assert full.computed == 4
     lines = (out / "benches.jsonl").read_text().splitlines()
     assert len(lines) == 4
     (out / "benches.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][:25])  # killed mid-write
     again = _run(spec, out, workers=1)
-    assert (again["computed"], again["resumed"]) == (2, 2)
-    assert again["benches"] == full["benches"]
+    assert (again.computed, again.resumed) == (2, 2)
+    assert again.benches == full.benches
     assert len((out / "benches.jsonl").read_text().splitlines()) == 4
     other = _spec({"slm_rotation": {"dist": "uniform", "low": -1, "high": 1, "unit": "deg"}}, benches=4, images=20)
     with pytest.raises(FileExistsError, match="another spec"):
         _run(other, out, workers=1)
-    assert _run(other, out, workers=1, force=True)["computed"] == 4
+    assert _run(other, out, workers=1, force=True).computed == 4
 
 
 def test_cli_writes_table_json_csv_with_units_and_figures(tmp_path, capsys):
@@ -216,6 +224,12 @@ def test_cli_writes_table_json_csv_with_units_and_figures(tmp_path, capsys):
     rep = out / "report"
     summary = json.loads((rep / "summary.json").read_text())
     assert summary["n_benches"] == 8 and summary["hardware"]["camera_bits"] == 10
+    # the typed result writes this JSON and reads it back unchanged
+    assert list(summary) == ["metric", "threshold", "n_benches", "n_images", "yield", "distribution", "sensitivity",
+                             "tolerances", "spec", "benches", "computed", "resumed", "model", "hardware", "executor",
+                             "workers"]
+    assert list(summary["yield"]) == ["passed", "benches", "yield", "confidence", "wilson", "clopper_pearson"]
+    assert ToleranceResult.from_dict(summary).to_json() == (rep / "summary.json").read_text()
     with open(rep / "benches.csv") as f:
         header = next(csv.reader(f))
     assert header[2:] == ["slm_rotation (rad)", "camera_defocus (m)", "accuracy (1)", "digital_accuracy (1)"]
@@ -261,15 +275,16 @@ def test_grid_sweep_seeds_are_the_benches_of_simulate():
 
     res = grid_sweep([("slm_shift_x", [0.0, 320e-6]), ("read_noise", [5.0])], seeds=2, images=M,
                      calibration_images=16)
-    assert [p["values"] for p in res["points"]] == [{"slm_shift_x": 0.0, "read_noise": 5.0},
-                                                   {"slm_shift_x": 320e-6, "read_noise": 5.0}]
-    for pt in res["points"]:
-        for s, acc in enumerate(pt["accuracy_per_seed"]):
-            sim = simulate(settings=HardwareSettings(slm_shift=(0.0, pt["values"]["slm_shift_x"]), seed=s), limit=M,
+    assert [p.values for p in res.points] == [{"slm_shift_x": 0.0, "read_noise": 5.0},
+                                             {"slm_shift_x": 320e-6, "read_noise": 5.0}]
+    for pt in res.points:
+        acc = pt.stats["accuracy"]
+        for s, a in enumerate(acc.per_seed):
+            sim = simulate(settings=HardwareSettings(slm_shift=(0.0, pt.values["slm_shift_x"]), seed=s), limit=M,
                            calibration_images=16)
-            assert acc == sim.optical_accuracy
-        assert pt["accuracy_mean"] == pytest.approx(np.mean(pt["accuracy_per_seed"]))
-        assert pt["accuracy_std"] == pytest.approx(np.std(pt["accuracy_per_seed"], ddof=1))
+            assert a == sim.optical_accuracy
+        assert acc.mean == pytest.approx(np.mean(acc.per_seed))
+        assert acc.std == pytest.approx(np.std(acc.per_seed, ddof=1))
 
 
 def test_cli_sweep_default_range_reaches_the_fall(tmp_path, capsys):
@@ -283,5 +298,71 @@ def test_cli_sweep_default_range_reaches_the_fall(tmp_path, capsys):
     assert rows[0][:3] == ["slm_rotation (rad)", "accuracy_mean (1)", "accuracy_std (1)"]
     acc = [float(r[1]) for r in rows[1:]]
     assert acc[0] > acc[-1] + 0.3
+    text = (out / "sweep.json").read_text()
+    res = SweepResult.from_dict(json.loads(text))
+    assert res.to_json() == text and [pt.stats["accuracy"].mean for pt in res.points] == acc
     with pytest.raises(SystemExit, match="not both"):
         main(["tolerance", "--sweep", "slm_rotation", "--spec", "x.toml", "--out", str(tmp_path / "o")])
+
+
+def test_simulate_sweep_runs_the_grid_and_keeps_the_old_names(tmp_path, capsys):
+    """``simulate --sweep shift --values 40`` (the retired syntax: SLM pixels along x) runs the grid
+    sweep at slm_shift_x = 40 pixels in metres, saying the new syntax, with simulate's numbers."""
+    from nets.cli import main
+    from nets.inference.simulate import simulate
+
+    settings = HardwareSettings()
+    assert main(["simulate", "--sweep", "shift", "--values", "40", "--seeds", "1", "--limit", str(M),
+                 "--out", str(tmp_path), "--no-figures"]) == 0
+    err = capsys.readouterr().err
+    assert "--values is deprecated" in err and "--sweep slm_shift_x:um=320" in err
+    res = SweepResult.from_dict(json.loads((tmp_path / "sweep_slm_shift_x" / "sweep.json").read_text()))
+    assert [(p.name, p.unit, p.values) for p in res.params] == [("slm_shift_x", "m", (40 * settings.pitch,))]
+    sim = simulate(settings=settings.replace(slm_shift=(0.0, 40 * settings.pitch)), limit=M)
+    assert res.points[0].stats["accuracy"].per_seed == (sim.optical_accuracy,)
+    assert res.images == M and res.noise_seeds == [0]
+    with pytest.raises(SystemExit, match="earlier sweep"):  # an earlier sweep is never replaced
+        main(["simulate", "--sweep", "slm_shift_x=0", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--values .* one --sweep"):
+        main(["simulate", "--sweep", "slm_bits", "--sweep", "camera_bits", "--values", "2", "--out", str(tmp_path)])
+
+
+def _profiler_running(dask_worker=None):
+    from distributed import get_worker
+
+    return (dask_worker or get_worker()).periodic_callbacks["profile"].is_running()
+
+
+def test_dask_executor_pauses_the_workers_profiler_and_restores_it(monkeypatch):
+    """The Dask workers' statistical profiler (which walks every running task's stack every 10 ms)
+    is off while the benches run and on again afterwards (docs/tolerance.md, Executors)."""
+    distributed = pytest.importorskip("distributed")
+    from nets.tolerance import run
+
+    monkeypatch.setattr(run, "_init_dask_worker", lambda *a: None)  # no model to load for this check
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
+            distributed.Client(cl) as client:
+        assert all(client.run(_profiler_running).values())
+        _, submit, _, close = run.dask_executor(client, None)
+        assert submit(_profiler_running).result() is False
+        close()
+        assert all(client.run(_profiler_running).values())
+
+
+def test_old_sweep_names_give_the_old_si_values():
+    """The retired sweep's conversions (pixels x display pitch, np.deg2rad, mm x 1e-3) are what the
+    old names with --values run now, bit for bit, so their benches are the old ones."""
+    from nets.tolerance.cli import sweep_texts
+    from nets.tolerance.sweep import parse_sweep
+
+    pitch = 8e-6
+    cases = [("shift", "0,16,40", "slm_shift_x", [v * pitch for v in (0.0, 16.0, 40.0)]),
+             ("rotation", "0.5,4", "slm_rotation", [float(np.deg2rad(v)) for v in (0.5, 4.0)]),
+             ("defocus", "2,20", "fourier_defocus", [v * 1e-3 for v in (2.0, 20.0)]),
+             ("full_well", "30,1000", "full_well", [30.0, 1000.0])]
+    for old, values, new, si in cases:
+        (text,), note = sweep_texts([old], values, pitch)
+        name, got, _ = parse_sweep(text)
+        assert (name, got) == (new, si)
+        assert "--values is deprecated" in note
+    assert sweep_texts(["slm_rotation:deg=1"], None, pitch) == (["slm_rotation:deg=1"], None)  # no note

@@ -5,8 +5,11 @@
 * :mod:`.bench`: one drawn bench simulated (frames exported once, the bench varied);
 * :mod:`.run`: the benches on a local process pool or a Dask cluster, resumable;
 * :mod:`.stats`: yield with its confidence interval, sensitivity, tolerances for a yield;
-* :mod:`.report`: table, JSON, CSV and figures.
+* :mod:`.result`: the typed results (:class:`ToleranceResult`, :class:`SweepResult`) and their JSON;
+* :mod:`.report`: table, JSON, CSV and figures;
+* :mod:`.sweep`: a grid of fixed error values with error bars over noise seeds (``simulate --sweep``).
 """
+from .result import SweepResult, ToleranceResult
 from .spec import ERRORS, Distribution, ToleranceSpec, load_spec, parse_spec
 
-__all__ = ["ERRORS", "Distribution", "ToleranceSpec", "load_spec", "parse_spec"]
+__all__ = ["ERRORS", "Distribution", "ToleranceSpec", "load_spec", "parse_spec", "ToleranceResult", "SweepResult"]

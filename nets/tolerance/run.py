@@ -20,6 +20,8 @@ import os
 import threading
 from pathlib import Path
 
+from .result import ToleranceResult
+
 __all__ = ["run_tolerance", "evaluate_bench", "read_benches"]
 
 _LOCK = threading.Lock()
@@ -153,20 +155,69 @@ def _append(path: Path, rec: dict):
         os.close(fd)
 
 
+def _pause_profiler(dask_worker=None) -> bool:
+    """Stop a Dask worker's statistical profiler (True if it was running). It walks the stack of
+    every running task on the worker's event loop every 10 ms (``distributed.worker.profile``): CPU
+    time taken from the benches, and with one worker per core, throughput (measured in
+    docs/tolerance.md)."""
+    pc = dask_worker.periodic_callbacks.get("profile") if dask_worker is not None else None
+    if pc is None or not pc.is_running():
+        return False
+    pc.stop()
+    return True
+
+
+def _resume_profiler(dask_worker=None):
+    """Start the profiler :func:`_pause_profiler` stopped again (the cluster is left as found)."""
+    pc = dask_worker.periodic_callbacks.get("profile") if dask_worker is not None else None
+    if pc is not None and not pc.is_running():
+        pc.start()
+
+
+def dask_executor(scheduler, ctx_args):
+    """(client, submit, as_completed, close) on a Dask cluster (``scheduler``: address or
+    ``distributed.Client``): every worker set up (one thread per library, freed memory kept, model,
+    data and frames loaded) and its profiler paused until ``close``."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise ImportError("--scheduler needs Dask: pip install 'optics4f[dask]' (dask and distributed)") from None
+    import warnings
+
+    client = scheduler if isinstance(scheduler, Client) else Client(str(scheduler))
+    own = client is not scheduler
+    # the cluster's workers: one thread each (workers in other processes only: an in-process
+    # cluster must not change this process's threads), model and frames loaded before the benches
+    try:
+        client.run(_init_dask_worker, ctx_args, os.getpid())
+        paused = [w for w, was in client.run(_pause_profiler).items() if was]
+        threaded = {w: n for w, n in client.nthreads().items() if n > 1}
+    except BaseException:
+        if own:
+            client.close()
+        raise
+    if threaded:
+        warnings.warn(f"Dask workers with several threads ({threaded}) run benches side by side in one process, "
+                      "where Python code takes turns (the GIL); one single-threaded worker per core (dask worker "
+                      "ADDRESS --nworkers N --nthreads 1) is the set-up measured in docs/tolerance.md", stacklevel=3)
+
+    def close():
+        try:
+            if paused:
+                client.run(_resume_profiler, workers=paused)
+        except Exception:  # a cluster gone (or Ctrl-C) leaves nothing to restore
+            pass
+        finally:
+            if own:
+                client.close()
+
+    return client, (lambda fn, *a: client.submit(fn, *a, pure=False)), as_completed, close
+
+
 def executor(workers: int, scheduler, ctx_args):
     """(submit(fn, *args) -> future, as_completed(futures), close()) for the chosen executor."""
     if scheduler is not None:
-        try:
-            from distributed import Client, as_completed
-        except ImportError:
-            raise ImportError("--scheduler needs Dask: pip install 'optics4f[dask]' (dask and distributed)") from None
-        client = scheduler if isinstance(scheduler, Client) else Client(str(scheduler))
-        own = client is not scheduler
-        # the cluster's workers: one thread each (workers in other processes only: an in-process
-        # cluster must not change this process's threads), model and frames loaded before the benches
-        client.run(_init_dask_worker, ctx_args, os.getpid())
-        return (lambda fn, *a: client.submit(fn, *a, pure=False), as_completed,
-                client.close if own else (lambda: None))
+        return dask_executor(scheduler, ctx_args)[1:]
     if workers == 1:  # in this process, one bench at a time as the loop asks for it
         class _Lazy:
             def __init__(self, fn, a):
@@ -186,8 +237,9 @@ def executor(workers: int, scheduler, ctx_args):
 
 
 def run_tolerance(spec, model=None, settings=None, out=None, *, dataset=None, workers: int | None = None,
-                  scheduler=None, force: bool = False, progress: bool = False) -> dict:
-    """Run (or resume) the benches of ``spec`` and return the analysis (:func:`.report.analyse`).
+                  scheduler=None, force: bool = False, progress: bool = False) -> ToleranceResult:
+    """Run (or resume) the benches of ``spec`` and return the analysis (:func:`.report.analyse`), a
+    :class:`.result.ToleranceResult`.
 
     Parameters
     ----------
@@ -235,7 +287,7 @@ def run_tolerance(spec, model=None, settings=None, out=None, *, dataset=None, wo
             close()
     records = [done[i] for i in range(spec.benches)]
     res = analyse(spec, records)
-    res.update(computed=computed, resumed=len(records) - computed, model=str(model_path),
-               hardware=settings.to_dict(), executor="dask" if scheduler is not None else "local",
-               workers=workers if scheduler is None else None)
+    res.computed, res.resumed, res.model = computed, len(records) - computed, str(model_path)
+    res.hardware, res.executor = settings.to_dict(), "dask" if scheduler is not None else "local"
+    res.workers = workers if scheduler is None else None
     return res

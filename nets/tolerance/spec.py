@@ -71,13 +71,13 @@ ERRORS = {
 }
 
 
-def error_kind(name: str) -> ErrorKind:
-    """The :class:`ErrorKind` of ``name``, or an error listing the known names."""
+def error_kind(name: str, where: str = "tolerance spec") -> ErrorKind:
+    """The :class:`ErrorKind` of ``name``, or an error (prefixed by ``where``) listing the known names."""
     if name in ERRORS:
         return ERRORS[name]
     if len(name) > 1 and name[0] == "z" and name[1:].isdigit():
         return ErrorKind("m", f"SLM surface error, ANSI Zernike {int(name[1:])}, RMS over the aperture")
-    raise ValueError(f"tolerance spec: unknown bench error {name!r}; use one of {', '.join(ERRORS)} or zJ (ANSI "
+    raise ValueError(f"{where}: unknown bench error {name!r}; use one of {', '.join(ERRORS)} or zJ (ANSI "
                      "Zernike index J, RMS metres on the SLM aperture, e.g. z4)")
 
 

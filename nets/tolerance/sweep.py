@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .result import SeedStats, SweepPoint, SweepResult, SweptError
 from .spec import error_kind
 
 __all__ = ["DEFAULT_RANGES", "parse_sweep", "grid_sweep", "write_sweep"]
@@ -53,7 +54,7 @@ def parse_sweep(text: str) -> tuple:
     head, sep, vals = str(text).partition("=")
     name, _, unit = head.partition(":")
     name = name.strip()
-    kind = error_kind(name)
+    kind = error_kind(name, where=f"--sweep {text!r}")
     unit = unit.strip() or kind.unit
     if not sep:
         values = DEFAULT_RANGES.get(name, _ZERNIKE_DEFAULT if name[0] == "z" else None)
@@ -75,11 +76,10 @@ def parse_sweep(text: str) -> tuple:
 
 def grid_sweep(params: list, seeds: int = 3, model=None, settings=None, *, images: int = 200,
                calibration_images: int = 64, dataset=None, workers: int | None = 1, scheduler=None,
-               progress: bool = False) -> dict:
-    """Metrics over the grid of ``params`` [(name, SI values), ...] x ``seeds`` noise seeds.
-
-    Returns {"params": [{name, unit, values}], "seeds", "images", "points": [{values: {name: v},
-    accuracy_mean, accuracy_std, accuracy_sem, per_seed: [...], digital_accuracy (, miou_...)}]}."""
+               progress: bool = False) -> SweepResult:
+    """Metrics over the grid of ``params`` [(name, SI values), ...] x ``seeds`` noise seeds
+    (--seed + k), ``images`` test images per point: a :class:`.result.SweepResult` whose points
+    hold each metric's mean, standard deviation and standard error over the seeds."""
     from tqdm.auto import tqdm
 
     from nets.inference.optical import HardwareSettings
@@ -112,61 +112,59 @@ def grid_sweep(params: list, seeds: int = 3, model=None, settings=None, *, image
     points = []
     for k, values in enumerate(grid):
         recs = [done[k * seeds + s] for s in range(seeds)]
-        pt = {"values": values, "digital_accuracy": recs[0]["digital_accuracy"]}
+        stats = {}
         for m in metrics:
             a = np.array([r[m] for r in recs])
             sd = float(a.std(ddof=1)) if seeds > 1 else 0.0
-            pt.update({f"{m}_mean": float(a.mean()), f"{m}_std": sd, f"{m}_sem": sd / math.sqrt(seeds),
-                       f"{m}_per_seed": a.tolist()})
-        points.append(pt)
-    return {"params": [{"name": n, "unit": error_kind(n).unit, "values": list(v)} for n, v in params],
-            "seeds": int(seeds), "noise_seeds": [settings.seed + s for s in range(seeds)], "images": int(images),
-            "metrics": metrics, "model": str(model_path), "hardware": settings.to_dict(), "points": points}
+            stats[m] = SeedStats(float(a.mean()), sd, sd / math.sqrt(seeds), tuple(a.tolist()))
+        points.append(SweepPoint(values, recs[0]["digital_accuracy"], stats))
+    return SweepResult([SweptError(n, error_kind(n).unit, tuple(v)) for n, v in params], int(seeds),
+                       [settings.seed + s for s in range(seeds)], int(images), metrics, str(model_path),
+                       settings.to_dict(), points)
 
 
-def write_sweep(res: dict, folder, force: bool = False, figures: bool = True):
+def write_sweep(res: SweepResult, folder, force: bool = False, figures: bool = True):
     """``sweep.json``, ``sweep.csv`` (units in every header) and ``sweep.png`` into a new ``folder``."""
     import csv
     import io
 
     from optics4f.io.atomic import atomic_dir
 
-    names = [p["name"] for p in res["params"]]
     with atomic_dir(folder, overwrite=force, what="--out") as tmp:
-        (tmp / "sweep.json").write_text(json.dumps(res, indent=2) + "\n")
+        (tmp / "sweep.json").write_text(res.to_json())
         buf = io.StringIO()
         w = csv.writer(buf)
-        cols = [f"{m}_{s}" for m in res["metrics"] for s in ("mean", "std", "sem")]
-        w.writerow([f"{p['name']} ({p['unit']})" for p in res["params"]] + [f"{c} (1)" for c in cols]
+        w.writerow([f"{p.name} ({p.unit})" for p in res.params]
+                   + [f"{m}_{s} (1)" for m in res.metrics for s in ("mean", "std", "sem")]
                    + ["digital_accuracy (1)", "seeds"])
-        for pt in res["points"]:
-            w.writerow([pt["values"][n] for n in names] + [pt[c] for c in cols]
-                       + [pt["digital_accuracy"], res["seeds"]])
+        for pt in res.points:
+            w.writerow([pt.values[p.name] for p in res.params]
+                       + [v for m in res.metrics for v in (pt.stats[m].mean, pt.stats[m].std, pt.stats[m].sem)]
+                       + [pt.digital_accuracy, res.seeds])
         (tmp / "sweep.csv").write_text(buf.getvalue())
         if figures:
             _figure(res, tmp / "sweep.png")
     return folder
 
 
-def _figure(res, path):
+def _figure(res: SweepResult, path):
     from matplotlib.figure import Figure
 
     from nets.inference.figures import save_png
 
-    m = res["metrics"][0]
-    p = res["params"]
+    m = res.metrics[0]
+    first, rest = res.params[0], res.params[1:]
     fig = Figure(figsize=(5.5, 4))
     ax = fig.subplots()
-    first = p[0]
-    others = [dict(zip([q["name"] for q in p[1:]], pt)) for pt in itertools.product(*[q["values"] for q in p[1:]])]
+    others = [dict(zip([q.name for q in rest], pt)) for pt in itertools.product(*[q.values for q in rest])]
     for o in others:
-        pts = [pt for pt in res["points"] if all(pt["values"][k] == v for k, v in o.items())]
+        pts = [pt for pt in res.points if all(pt.values[k] == v for k, v in o.items())]
         label = ", ".join(f"{k}={v:.3g} {error_kind(k).unit}" for k, v in o.items()) or "simulated optical"
-        ax.errorbar([pt["values"][first["name"]] for pt in pts], [pt[f"{m}_mean"] for pt in pts],
-                    yerr=[pt[f"{m}_std"] for pt in pts], marker="o", capsize=3, label=label)
-    ax.axhline(res["points"][0]["digital_accuracy"], color="gray", ls="--", label="digital (ideal)")
-    ax.set_xlabel(f"{first['name']} ({first['unit']})")
-    ax.set_ylabel(f"{m} (1), mean +- sd over {res['seeds']} noise seeds")
+        ax.errorbar([pt.values[first.name] for pt in pts], [pt.stats[m].mean for pt in pts],
+                    yerr=[pt.stats[m].std for pt in pts], marker="o", capsize=3, label=label)
+    ax.axhline(res.points[0].digital_accuracy, color="gray", ls="--", label="digital (ideal)")
+    ax.set_xlabel(f"{first.name} ({first.unit})")
+    ax.set_ylabel(f"{m} (1), mean +- sd over {res.seeds} noise seeds")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
