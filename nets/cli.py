@@ -454,7 +454,11 @@ def _simulate(p: argparse.ArgumentParser):
                    help="export folder from `optics4f export` to run; default: export MODEL to a temporary folder")
     p.add_argument("--dataset", default=None, help="dataset name or folder (default: the model's)")
     p.add_argument("--limit", type=int_arg(min=1), default=None, help="evaluate this many test images (default: all)")
-    p.add_argument("--out", type=Path, default=Path("out/simulate"), help="figures folder (default out/simulate)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="results folder: report.json and figures (default out/simulate, or the first free "
+                        "out/simulate-N when it holds earlier results)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the results already in --out (only a folder of simulate results)")
     p.add_argument("--report", type=Path, default=None, help="JSON report path (default OUT/report.json)")
     p.add_argument("--no-figures", action="store_true", help="do not write figures")
     from nets.tolerance.cli import add_simulate_sweep_arguments
@@ -472,8 +476,21 @@ def _simulate(p: argparse.ArgumentParser):
     _hardware_args(p)
 
     def run(args):
-        refuse_inputs(args.report or args.out / "report.json", [args.model, args.frames, *args.calibration],
-                      "--report")
+        from nets.inference.results_folder import choose_results_folder
+
+        compare_mode = args.bench_errors is not None or args.calibrate
+        # --out holds the report unless --report moves it, and the figures (none in compare mode)
+        args.uses_out = args.report is None or not (compare_mode or args.no_figures)
+        inputs = [args.model, args.frames, *args.calibration]
+        if args.sweep and not compare_mode:
+            args.out = args.out or Path("out/simulate")  # each sweep has its own new folder in it
+        elif args.uses_out:
+            args.out = choose_results_folder(args.out, Path("out/simulate"), args.force, "optics4f simulate")
+            refuse_inputs(args.out, inputs, "--out")
+        if args.report is not None:
+            refuse_inputs(args.report, inputs, "--report")
+            if args.report.exists() and not args.force:
+                raise SystemExit(f"optics4f simulate: --report {str(args.report)!r} exists; give a new path or --force")
         settings = _simulate_settings(args)
         if args.bench_errors is not None or args.calibrate:
             return _simulate_bench_errors(args, settings)
@@ -501,11 +518,17 @@ def _simulate(p: argparse.ArgumentParser):
         from nets.inference.fidelity import format_fidelity
 
         print(format_fidelity(res.fidelity))
-        report = write_report(args.report or args.out / "report.json", res.to_json())
-        print(f"report: {report}")
-        if not args.no_figures:
-            paths = save_figures(res, args.out)
-            print("figures: " + ", ".join(str(p) for p in paths))
+        figures = []
+        if args.uses_out:
+            with _results_set(args, inputs) as tmp:
+                if args.report is None:
+                    write_report(tmp / "report.json", res.to_json())
+                figures = [] if args.no_figures else [p.name for p in save_figures(res, tmp)]
+        if args.report is not None:
+            write_report(args.report, res.to_json())
+        print(f"report: {args.report or args.out / 'report.json'}")
+        if figures:
+            print("figures: " + ", ".join(str(args.out / name) for name in figures))
         return 0
 
     return run
@@ -534,6 +557,13 @@ def _simulate_settings(args):
     return _hardware_settings(args, recorded)
 
 
+def _results_set(args, inputs):
+    """The new hidden folder simulate's results are written into, switched in as ``--out`` at the end."""
+    from optics4f.io.atomic import atomic_dir
+
+    return atomic_dir(args.out, overwrite=args.force, inputs=inputs, what="--out")
+
+
 def _load_calibrations(paths) -> list:
     """Calibration objects from the files of ``--calibration`` (``calib.load``)."""
     from calib.base import load
@@ -560,7 +590,12 @@ def _simulate_bench_errors(args, settings):
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"optics4f simulate: {e}") from e
     print(format_comparison(res))
-    print(f"report: {write_report(args.report or args.out / 'report.json', res.to_json())}")
+    if args.report is not None:
+        write_report(args.report, res.to_json())
+    else:
+        with _results_set(args, [args.model, *args.calibration]) as tmp:
+            write_report(tmp / "report.json", res.to_json())
+    print(f"report: {args.report or args.out / 'report.json'}")
     return 0
 
 
